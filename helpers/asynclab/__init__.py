@@ -1,0 +1,26 @@
+"""asynclab: the instruments of the Async Agents Lab notebooks.
+
+- ``run(coro)``: run a coroutine from a script, a notebook cell or a widget callback.
+- ``record()``: record what runs on the event loop and in thread pools, as a ``Timeline``.
+- ``traced_pool(n)``: a ``ThreadPoolExecutor`` whose jobs show on the timeline.
+
+The lessons themselves (``gather``, ``Lock``, ``TaskGroup``...) stay in the notebooks.
+"""
+
+from .recorder import TracedThreadPool, is_patched, record, traced_pool
+from .runner import ExperimentTimeout, run
+from .timeline import JobInfo, Summary, TaskInfo, Timeline
+
+__all__ = [
+    "ExperimentTimeout",
+    "JobInfo",
+    "Summary",
+    "TaskInfo",
+    "Timeline",
+    "TracedThreadPool",
+    "is_patched",
+    "record",
+    "run",
+    "traced_pool",
+]
+__version__ = "0.1.0"

@@ -1,0 +1,227 @@
+"""``record()``: record what really runs on the event loop, and in thread pools.
+
+How it works (FINDINGS 5): every callback an asyncio loop runs, including each step of
+each task, goes through ``asyncio.events.Handle._run``. While a recording is active that
+one method is replaced by a version that timestamps task steps into flat arrays, so the
+cost is a few attribute looks-ups and two clock reads per step. Only handles whose
+context carries this recording (a ContextVar set when the block is entered, inherited by
+every task created inside it) on the recording's loop are timed, so the kernel's own
+callbacks are left alone. The original method is put back when the last recording ends,
+whatever way the block is left.
+
+Thread-pool jobs are recorded by ``TracedThreadPool`` (``traced_pool``): each job is
+wrapped in a bound method that notes its worker thread and its start and finish. While a
+recording is attached to a loop, that loop's default executor is a traced pool of the
+default size, so ``asyncio.to_thread`` and ``run_in_executor(None, ...)`` show too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import contextvars
+import threading
+from array import array
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from time import perf_counter_ns
+from typing import Any
+
+from ._check import check_int
+from .timeline import Timeline, _finalise
+
+__all__ = ["record", "traced_pool", "TracedThreadPool", "is_patched"]
+
+_ACTIVE: contextvars.ContextVar[_Recording | None] = contextvars.ContextVar(
+    "asynclab_recording", default=None
+)
+_ORIGINAL_RUN = asyncio.events.Handle._run
+_TASK_TYPES = tuple({asyncio.Task, asyncio.tasks._PyTask})
+_CLOSED = object()  # a recording's ``loop`` after it ended: no handle's loop is this
+
+_patch_lock = threading.Lock()
+_patch_users = 0
+
+
+class _Recording:
+    """The raw, flat record of one ``record()`` block. Times are ``perf_counter_ns``."""
+
+    __slots__ = (
+        "loop", "t_start", "t_end", "starts", "ends", "lanes", "lane_of",
+        "tasks", "created", "main_task", "jobs",
+    )
+
+    def __init__(self) -> None:
+        self.loop: Any = None  # the loop being recorded; None until one is adopted
+        self.starts = array("q")
+        self.ends = array("q")
+        self.lanes = array("i")
+        self.lane_of: dict[int, int] = {}  # id(task) -> lane; tasks stay referenced below
+        self.tasks: list[asyncio.Task] = []
+        self.created: list[int] = []  # creation time per lane, or -1 if not seen
+        self.main_task: asyncio.Task | None = None
+        self.jobs: list[tuple[int, int, int, threading.Thread]] = []
+        self.t_start = self.t_end = 0
+
+    def register(self, task: asyncio.Task, created: int) -> int:
+        lane = len(self.tasks)
+        self.lane_of[id(task)] = lane
+        self.tasks.append(task)
+        self.created.append(created)
+        return lane
+
+    def run_job(self, t_submit: int, fn: Any, args: tuple, kwargs: dict) -> Any:
+        """Run one pool job in its worker thread, noting when and where it ran."""
+        t_begin = perf_counter_ns()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            # One tuple per job (not per step), appended atomically from any thread.
+            self.jobs.append((t_submit, t_begin, perf_counter_ns(), threading.current_thread()))
+
+
+def _recording_run(self: asyncio.Handle) -> None:
+    """Replacement for ``Handle._run``: time the step if it belongs to a recorded task."""
+    rec = self._context.get(_ACTIVE)
+    if rec is None or self._loop is not rec.loop:
+        return _ORIGINAL_RUN(self)
+    owner = getattr(self._callback, "__self__", None)
+    lane = rec.lane_of.get(id(owner))
+    if lane is None:
+        if not isinstance(owner, _TASK_TYPES):
+            return _ORIGINAL_RUN(self)  # a plain callback, not a task step
+        lane = rec.register(owner, -1)
+    t0 = perf_counter_ns()
+    try:
+        _ORIGINAL_RUN(self)
+    finally:
+        rec.ends.append(perf_counter_ns())
+        rec.starts.append(t0)
+        rec.lanes.append(lane)
+
+
+def _patch() -> None:
+    global _patch_users
+    with _patch_lock:
+        if _patch_users == 0:
+            asyncio.events.Handle._run = _recording_run
+        _patch_users += 1
+
+
+def _unpatch() -> None:
+    global _patch_users
+    with _patch_lock:
+        _patch_users -= 1
+        if _patch_users == 0:
+            asyncio.events.Handle._run = _ORIGINAL_RUN
+
+
+def is_patched() -> bool:
+    """True while any recording is active (``Handle._run`` is replaced)."""
+    return asyncio.events.Handle._run is not _ORIGINAL_RUN
+
+
+class TracedThreadPool(ThreadPoolExecutor):
+    """A ``ThreadPoolExecutor`` whose jobs are recorded by the active ``record()`` block.
+
+    Outside a recording it behaves exactly like a plain ``ThreadPoolExecutor``.
+    """
+
+    def submit(self, fn, /, *args, **kwargs):
+        rec = _ACTIVE.get()
+        if rec is None or rec.loop is _CLOSED:
+            return super().submit(fn, *args, **kwargs)
+        return super().submit(rec.run_job, perf_counter_ns(), fn, args, kwargs)
+
+
+def traced_pool(max_workers: int, *, name: str = "worker") -> TracedThreadPool:
+    """A thread pool of ``max_workers`` threads (named ``name_0``, ``name_1``...) whose jobs
+    show on the timeline of the enclosing ``record()``. Use it as a context manager."""
+    check_int("max_workers", max_workers, 1, 1024)
+    if not isinstance(name, str) or not name.isprintable() or not 0 < len(name) <= 40:
+        raise TypeError(f"name must be a printable string of 1 to 40 characters, got {name!r}")
+    return TracedThreadPool(max_workers=max_workers, thread_name_prefix=name)
+
+
+@contextlib.contextmanager
+def _attach(rec: _Recording, loop: asyncio.AbstractEventLoop) -> Iterator[None]:
+    """Record ``loop``: note task creation times, trace its default executor."""
+    rec.loop = loop
+    if rec.main_task is not None and id(rec.main_task) not in rec.lane_of:
+        rec.register(rec.main_task, -1)  # the code of the block itself: first lane
+    previous_factory = loop.get_task_factory()
+
+    def factory(loop, coro, **kwargs):
+        if previous_factory is None:
+            task = asyncio.Task(coro, loop=loop, **kwargs)
+        else:
+            task = previous_factory(loop, coro, **kwargs)
+        ctx = kwargs.get("context")
+        owner = ctx.get(_ACTIVE) if ctx is not None else _ACTIVE.get()
+        if owner is rec and id(task) not in rec.lane_of:
+            rec.register(task, perf_counter_ns())
+        return task
+
+    previous_executor = loop._default_executor
+    pool = TracedThreadPool(thread_name_prefix="asyncio")  # the loop's own default size
+    loop.set_task_factory(factory)
+    loop._default_executor = pool
+    try:
+        yield
+    finally:
+        if loop.get_task_factory() is factory:
+            loop.set_task_factory(previous_factory)
+        if loop._default_executor is pool:
+            loop._default_executor = previous_executor
+        rec.loop = _CLOSED
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+@contextlib.contextmanager
+def _adopt_running_loop() -> Iterator[None]:
+    """Used by ``asynclab.run``: if a recording was entered outside any loop, record this one."""
+    rec = _ACTIVE.get()
+    if rec is None or rec.loop is not None:
+        yield
+        return
+    rec.main_task = asyncio.current_task()
+    with _attach(rec, asyncio.get_running_loop()):
+        yield
+
+
+@contextlib.contextmanager
+def record() -> Iterator[Timeline]:
+    """Record the event loop while the block runs; yields a ``Timeline`` filled at the end.
+
+    Use it around top-level ``await`` in a notebook cell, inside a coroutine run by
+    ``asynclab.run``, or around a call of ``asynclab.run(...)`` itself::
+
+        with asynclab.record() as tl:
+            await asyncio.gather(work(1), work(2))
+        tl.plot()
+
+    Only tasks created inside the block (and the code of the block itself) are recorded.
+    """
+    rec = _Recording()
+    timeline = Timeline()
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        loop = None
+    token = _ACTIVE.set(rec)
+    _patch()
+    try:
+        with contextlib.ExitStack() as stack:
+            if loop is not None:
+                rec.main_task = asyncio.current_task()
+                stack.enter_context(_attach(rec, loop))
+            rec.t_start = perf_counter_ns()
+            try:
+                yield timeline
+            finally:
+                rec.t_end = perf_counter_ns()
+    finally:
+        rec.loop = _CLOSED
+        _unpatch()
+        _ACTIVE.reset(token)
+        _finalise(timeline, rec)

@@ -1,0 +1,21 @@
+"""Shared fixtures: every test must leave no thread, no patch and no pool behind."""
+
+import threading
+
+import asynclab
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def nothing_leaks():
+    before = set(threading.enumerate())
+    yield
+    # Pools shut down with wait=True, so their threads are gone by now; allow a moment for
+    # a thread that is already exiting to be reaped.
+    for _ in range(50):
+        extra = [t for t in threading.enumerate() if t not in before and t.is_alive()]
+        if not extra:
+            break
+        threading.Event().wait(0.01)
+    assert not extra, f"threads left running: {extra}"
+    assert not asynclab.is_patched(), "the recorder's patch was left installed"
