@@ -14,6 +14,7 @@ from .timeline import JobInfo, Summary, TaskInfo, Timeline
 __all__ = [
     "ExperimentTimeout",
     "JobInfo",
+    "Panel",
     "Summary",
     "TaskInfo",
     "Timeline",
@@ -24,3 +25,11 @@ __all__ = [
     "traced_pool",
 ]
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    if name == "Panel":  # ipywidgets is imported only by notebooks that use a panel
+        from .widgets import Panel
+
+        return Panel
+    raise AttributeError(f"module 'asynclab' has no attribute {name!r}")

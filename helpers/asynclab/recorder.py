@@ -146,7 +146,7 @@ def traced_pool(max_workers: int, *, name: str = "worker") -> TracedThreadPool:
 @contextlib.contextmanager
 def _attach(rec: _Recording, loop: asyncio.AbstractEventLoop) -> Iterator[None]:
     """Record ``loop``: note task creation times, trace its default executor."""
-    rec.loop = loop
+    previous_loop, rec.loop = rec.loop, loop
     if rec.main_task is not None and id(rec.main_task) not in rec.lane_of:
         rec.register(rec.main_task, -1)  # the code of the block itself: first lane
     previous_factory = loop.get_task_factory()
@@ -173,19 +173,32 @@ def _attach(rec: _Recording, loop: asyncio.AbstractEventLoop) -> Iterator[None]:
             loop.set_task_factory(previous_factory)
         if loop._default_executor is pool:
             loop._default_executor = previous_executor
-        rec.loop = _CLOSED
+        rec.loop = previous_loop
         pool.shutdown(wait=True, cancel_futures=True)
 
 
 @contextlib.contextmanager
 def _adopt_running_loop() -> Iterator[None]:
-    """Used by ``asynclab.run``: if a recording was entered outside any loop, record this one."""
+    """Used by ``asynclab.run``: a recording around the call follows it onto its fresh loop.
+
+    The caller is blocked in ``run`` meanwhile (a notebook cell, say), so the recording
+    moves to the new loop for the run's duration, and the run's main task takes over the
+    caller's "main" lane if the caller has not run a recorded step yet.
+    """
     rec = _ACTIVE.get()
-    if rec is None or rec.loop is not None:
+    loop = asyncio.get_running_loop()
+    if rec is None or rec.t_end or rec.loop is loop:
         yield
         return
-    rec.main_task = asyncio.current_task()
-    with _attach(rec, asyncio.get_running_loop()):
+    task = asyncio.current_task()
+    old = rec.main_task
+    lane = rec.lane_of.get(id(old)) if old is not None else None
+    if lane is not None and lane not in rec.lanes:
+        del rec.lane_of[id(old)]
+        rec.tasks[lane], rec.created[lane] = task, -1
+        rec.lane_of[id(task)] = lane
+    rec.main_task = task
+    with _attach(rec, loop):
         yield
 
 
@@ -201,6 +214,8 @@ def record() -> Iterator[Timeline]:
         tl.plot()
 
     Only tasks created inside the block (and the code of the block itself) are recorded.
+    The step that leaves the block is still running when the timeline is made, so it is
+    not on it. Tasks made by ``eager_task_factory`` miss their first (synchronous) step.
     """
     rec = _Recording()
     timeline = Timeline()

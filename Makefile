@@ -1,0 +1,38 @@
+# Async Agents Lab. The two commands of the README:
+#   make lab    create the environment (first time only) and open JupyterLab on notebooks/
+#   make test   run the whole test suite: unit tests, every notebook under nbval, lint,
+#               and every notebook in a real JupyterLab in headless Chromium
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
+          --nbval-cell-timeout=120
+
+.PHONY: setup lab test test-fast notebooks environment clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed, this is " + sys.version'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+setup: $(BIN)/.installed
+
+lab: setup
+	$(BIN)/jupyter lab notebooks/
+
+test: setup
+	$(BIN)/python -m pytest tests notebooks $(NBVAL)
+
+test-fast: setup  ## everything but the browser
+	$(BIN)/python -m pytest tests notebooks $(NBVAL) --ignore=tests/browser
+
+notebooks: setup  ## re-execute and save every notebook (after editing one)
+	$(BIN)/python tools/execute_notebooks.py
+
+environment: setup  ## regenerate environment.yml from pyproject.toml
+	$(BIN)/python tools/sync_environment.py
+
+clean:
+	rm -rf $(VENV) .venv-* artifacts student _site
