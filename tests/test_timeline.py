@@ -105,3 +105,26 @@ def test_steps_and_task_lookups_name_what_exists(mixed):
 def test_summary_rejects_a_bad_ideal(mixed):
     with pytest.raises(ValueError, match="ideal_s"):
         mixed.summary(ideal_s=-1)
+
+
+def test_merge_spans_draws_the_same_union_per_row():
+    from asynclab.plotting import merge_spans
+
+    rng = np.random.default_rng(1)
+    x0 = rng.uniform(0, 100, 5000)
+    x1 = x0 + rng.exponential(0.2, 5000)
+    rows = rng.integers(0, 7, 5000).astype(float)
+    m0, m1, mrows = merge_spans(x0, x1, rows, gap=0.0)
+    assert len(m0) < len(x0)
+    grid = np.linspace(0, 101, 20_000)
+    for r in range(7):
+        covered = np.zeros_like(grid, dtype=bool)
+        for a, b in zip(x0[rows == r], x1[rows == r], strict=True):
+            covered |= (grid >= a) & (grid <= b)
+        merged = np.zeros_like(grid, dtype=bool)
+        for a, b in zip(m0[mrows == r], m1[mrows == r], strict=True):
+            merged |= (grid >= a) & (grid <= b)
+        assert (covered == merged).all()
+        # merged spans on a row are disjoint and sorted
+        a, b = m0[mrows == r], m1[mrows == r]
+        assert (a[1:] > b[:-1]).all()

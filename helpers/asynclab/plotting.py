@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
     from .timeline import Timeline
 
-__all__ = ["COLORS", "LABELS", "plot_timeline", "new_figure", "span_patch"]
+__all__ = ["COLORS", "LABELS", "merge_spans", "new_figure", "plot_timeline", "span_patch"]
 
 #: The house colours (Okabe-Ito, safe for colour-blind readers): one meaning each,
 #: in every notebook.
@@ -73,6 +73,30 @@ def span_patch(x0, x1, y0, y1, color: str, *, alpha: float = 1.0):
     return PathPatch(path, facecolor=color, edgecolor="none", linewidth=0, alpha=alpha)
 
 
+def merge_spans(x0, x1, rows, gap: float):
+    """Union of the spans [x0, x1] on each row, joining spans less than ``gap`` apart.
+
+    Drawing cost then grows with rows x pixels, not with the number of spans: 100,000
+    steps on 30 lanes become at most a few thousand rectangles, identical on screen when
+    ``gap`` is about one pixel.
+    """
+    x0, x1, rows = (np.asarray(v, dtype=float).ravel() for v in (x0, x1, rows))
+    if x0.size == 0:
+        return x0, x1, rows
+    order = np.lexsort((x0, rows))
+    x0, x1, rows = x0[order], x1[order], rows[order]
+    # Shift each row far to the right of the previous one so that a single running
+    # maximum over all spans never carries an end from one row into the next.
+    span = max(float(x1.max() - x0.min()), 1.0) * 4
+    shift = (rows - rows.min()) * span
+    reach = np.maximum.accumulate(x1 + shift) - shift  # furthest end so far in this row
+    new = np.ones(x0.size, dtype=bool)
+    new[1:] = (x0[1:] > reach[:-1] + gap) | (rows[1:] != rows[:-1])
+    starts = np.flatnonzero(new)
+    ends = np.append(starts[1:], x0.size) - 1
+    return x0[starts], reach[ends], rows[starts]
+
+
 def plot_timeline(
     tl: Timeline,
     *,
@@ -120,16 +144,16 @@ def plot_timeline(
         if x0.size == 0:
             return
         x1 = np.maximum(np.asarray(x1, dtype=float), x0 + min_w)
-        rows = np.asarray(rows, dtype=float)
+        x0, x1, rows = merge_spans(x0, x1, np.asarray(rows, dtype=float), min_w)
         ax.add_artist(span_patch(x0, x1, rows - thickness / 2, rows + thickness / 2,
                                  COLORS[color_key]))
         used.add(color_key)
 
     # Tasks: a thin "waiting" bar from creation to completion, "running" bars on top.
     task_rows = first_task_row + np.arange(n_tasks) // group
-    infos = tl.tasks
-    created = np.array([t.created_ms for t in infos])
-    done = np.array([t.done_ms if t.done_ms == t.done_ms else x_max for t in infos])
+    finished, _, _ = tl._task_arrays()
+    created = tl._created
+    done = np.where(np.isnan(finished), x_max, finished)
     bars(created, done, task_rows, "waiting", 0.28)
     lanes = tl.step_lane
     bars(tl.step_start, tl.step_end, task_rows[lanes] if n_tasks else [], "running", 0.7)
@@ -140,7 +164,7 @@ def plot_timeline(
         bars(tl.step_start[long], tl.step_end[long], np.zeros(long.sum()), "blocked", 0.7)
     # Outcomes worth a marker.
     for key, marker in (("failed", "X"), ("cancelled", "o")):
-        idx = [i for i, t in enumerate(infos) if t.outcome == key]
+        idx = [i for i, outcome in enumerate(tl._outcomes) if outcome == key]
         if idx:
             ax.scatter(done[idx], task_rows[idx], marker=marker, s=36, zorder=3,
                        facecolor=COLORS[key] if marker == "X" else "none",

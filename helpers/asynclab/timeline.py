@@ -7,7 +7,6 @@ built on demand. ``plot`` draws it, ``summary`` measures it, ``to_perfetto`` exp
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -110,29 +109,28 @@ class Timeline:
         )
 
     # -- views -----------------------------------------------------------------------------
+    def _task_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per task: done time (nan if unfinished), number of steps, running time."""
+        n = len(self.task_names)
+        last_end = np.full(n, -np.inf)
+        np.maximum.at(last_end, self.step_lane, self.step_end)
+        steps = np.bincount(self.step_lane, minlength=n)
+        running = np.bincount(self.step_lane, weights=self.step_end - self.step_start, minlength=n)
+        finished = np.array([o != "running" for o in self._outcomes], dtype=bool) & (steps > 0)
+        return np.where(finished, last_end, np.nan), steps, running
+
     @property
     def tasks(self) -> list[TaskInfo]:
         """One ``TaskInfo`` per recorded task, in the order they were first seen."""
         self._check_ready()
-        n = len(self.task_names)
-        dur = self.step_end - self.step_start
-        running = np.bincount(self.step_lane, weights=dur, minlength=n)
-        steps = np.bincount(self.step_lane, minlength=n)
-        last_end = np.full(n, -np.inf)
-        np.maximum.at(last_end, self.step_lane, self.step_end)
-        out = []
-        for lane, name in enumerate(self.task_names):
-            outcome = self._outcomes[lane]
-            done = last_end[lane] if outcome != "running" and steps[lane] else math.nan
-            stop = done if not math.isnan(done) else self.wall_ms
-            alive = max(0.0, stop - self._created[lane])
-            out.append(
-                TaskInfo(
-                    name, float(self._created[lane]), float(done), outcome, int(steps[lane]),
-                    float(running[lane]), float(max(0.0, alive - running[lane])),
-                )
-            )
-        return out
+        done, steps, running = self._task_arrays()
+        alive = np.maximum(np.where(np.isnan(done), self.wall_ms, done) - self._created, 0.0)
+        waiting = np.maximum(alive - running, 0.0)
+        return [
+            TaskInfo(*row)
+            for row in zip(self.task_names, self._created.tolist(), done.tolist(), self._outcomes,
+                           steps.tolist(), running.tolist(), waiting.tolist(), strict=True)
+        ]
 
     def task(self, name: str) -> TaskInfo:
         """The ``TaskInfo`` of the task called ``name``."""
