@@ -7,18 +7,21 @@
 The lessons themselves (``gather``, ``Lock``, ``TaskGroup``...) stay in the notebooks.
 """
 
+from .heartbeat import Heartbeat, heartbeat
 from .recorder import TracedThreadPool, is_patched, record, traced_pool
 from .runner import ExperimentTimeout, run
 from .timeline import JobInfo, Summary, TaskInfo, Timeline
 
 __all__ = [
     "ExperimentTimeout",
+    "Heartbeat",
     "JobInfo",
     "Panel",
     "Summary",
     "TaskInfo",
     "Timeline",
     "TracedThreadPool",
+    "heartbeat",
     "is_patched",
     "record",
     "run",
