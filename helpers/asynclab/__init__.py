@@ -3,10 +3,13 @@
 - ``run(coro)``: run a coroutine from a script, a notebook cell or a widget callback.
 - ``record()``: record what runs on the event loop and in thread pools, as a ``Timeline``.
 - ``traced_pool(n)``: a ``ThreadPoolExecutor`` whose jobs show on the timeline.
+- ``toolserver.serve()``: a real local HTTP tool server with latency, failures, 429s.
+- ``heartbeat()``: a loop-lag meter.
 
 The lessons themselves (``gather``, ``Lock``, ``TaskGroup``...) stay in the notebooks.
 """
 
+from . import toolserver
 from .heartbeat import Heartbeat, heartbeat
 from .recorder import TracedThreadPool, is_patched, record, traced_pool
 from .runner import ExperimentTimeout, run
@@ -22,6 +25,7 @@ __all__ = [
     "Timeline",
     "TracedThreadPool",
     "heartbeat",
+    "toolserver",
     "is_patched",
     "record",
     "run",
