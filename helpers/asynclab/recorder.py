@@ -143,6 +143,39 @@ def traced_pool(max_workers: int, *, name: str = "worker") -> TracedThreadPool:
     return TracedThreadPool(max_workers=max_workers, thread_name_prefix=name)
 
 
+class _KeepNameTask(asyncio.Task):
+    """A Task that ignores ``set_name(None)``: CPython 3.13.0's ``create_task`` calls it on
+    every task made through a task factory, renaming it "None" (fixed in later releases)."""
+
+    def set_name(self, value: object) -> None:
+        if value is not None:
+            super().set_name(value)
+
+
+_RENAMES_TO_NONE: bool | None = None
+
+
+def _factory_renames_to_none() -> bool:
+    """Does this Python's ``create_task`` rename factory-made tasks to "None"? (Asked once.)"""
+    global _RENAMES_TO_NONE
+    if _RENAMES_TO_NONE is None:
+
+        async def probe() -> bool:
+            loop = asyncio.get_running_loop()
+            loop.set_task_factory(lambda loop, coro, **kw: asyncio.Task(coro, loop=loop, **kw))
+            task = asyncio.create_task(asyncio.sleep(0))
+            await task
+            return task.get_name() == "None"
+
+        answer: list[bool] = []
+        # Its own thread and loop: the caller's loop is running and must not be touched.
+        thread = threading.Thread(target=lambda: answer.append(asyncio.run(probe())))
+        thread.start()
+        thread.join()
+        _RENAMES_TO_NONE = answer[0]
+    return _RENAMES_TO_NONE
+
+
 @contextlib.contextmanager
 def _attach(rec: _Recording, loop: asyncio.AbstractEventLoop) -> Iterator[None]:
     """Record ``loop``: note task creation times, trace its default executor."""
@@ -150,10 +183,11 @@ def _attach(rec: _Recording, loop: asyncio.AbstractEventLoop) -> Iterator[None]:
     if rec.main_task is not None and id(rec.main_task) not in rec.lane_of:
         rec.register(rec.main_task, -1)  # the code of the block itself: first lane
     previous_factory = loop.get_task_factory()
+    task_class = _KeepNameTask if _factory_renames_to_none() else asyncio.Task
 
     def factory(loop, coro, **kwargs):
         if previous_factory is None:
-            task = asyncio.Task(coro, loop=loop, **kwargs)
+            task = task_class(coro, loop=loop, **kwargs)
         else:
             task = previous_factory(loop, coro, **kwargs)
         ctx = kwargs.get("context")
