@@ -40,3 +40,14 @@ def test_heartbeat_rejects_bad_intervals(interval):
 
     with pytest.raises((TypeError, ValueError), match="interval"):
         asynclab.run(main())
+
+
+def test_a_block_that_ends_right_after_blocking_still_measures_the_lag():
+    async def main():
+        async with heartbeat(0.005) as hb:
+            await asyncio.sleep(0.02)
+            time.sleep(0.08)  # the block ends while the loop is still catching up
+        return hb
+
+    hb = asynclab.run(main())
+    assert hb.max_lag_ms >= 0.8 * 80

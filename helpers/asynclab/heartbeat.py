@@ -22,6 +22,16 @@ class Heartbeat:
         self.interval = interval
         self._lags_ns: list[int] = []
         self._ticks_ns: list[int] = []
+        self._asked = 0  # when the pending tick asked to sleep
+
+    def _close(self) -> None:
+        # A tick still pending when the block ends may be overdue because the loop was
+        # blocked just before; its lag so far is real, so it counts as a sample.
+        now = perf_counter_ns()
+        late = now - self._asked - int(self.interval * 1e9)
+        if self._asked and late > 0:
+            self._ticks_ns.append(now)
+            self._lags_ns.append(late)
 
     @property
     def lags_ms(self) -> np.ndarray:
@@ -40,11 +50,12 @@ class Heartbeat:
     async def _beat(self) -> None:
         step = int(self.interval * 1e9)
         while True:
-            asked = perf_counter_ns()
+            self._asked = asked = perf_counter_ns()
             await asyncio.sleep(self.interval)
             woke = perf_counter_ns()
             self._ticks_ns.append(woke)
             self._lags_ns.append(max(0, woke - asked - step))
+            self._asked = 0
 
 
 @contextlib.asynccontextmanager
@@ -61,6 +72,7 @@ async def heartbeat(interval: float = 0.01) -> AsyncIterator[Heartbeat]:
     try:
         yield meter
     finally:
+        meter._close()
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
