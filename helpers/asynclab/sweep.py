@@ -1,0 +1,216 @@
+"""Sweeps of a pool's worker count, measured against the ideal, with a progress bar.
+
+For ``J`` equal jobs of latency ``L`` on ``N`` workers the ideal makespan is
+``ceil(J / N) * L`` and the ideal throughput ``N / L`` (while ``N <= J``); efficiency is
+``ideal / measured`` (FINDINGS 5). ``sweep`` calls a trial once per worker count and
+collects ``SweepPoint`` rows; ``plot_sweep`` draws them with the ideal in the house grey.
+The job functions here live in a module so that process-pool workers can import them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from ._check import check_callable, check_int, check_number
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = [
+    "SweepPoint",
+    "ideal_makespan",
+    "ideal_throughput",
+    "efficiency",
+    "progress",
+    "sweep",
+    "plot_sweep",
+    "sleep_job",
+    "payload_job",
+]
+
+MAX_WORKERS = 1024
+MAX_JOBS = 100_000
+
+
+def ideal_makespan(jobs: int, workers: int, latency_s: float) -> float:
+    """``ceil(jobs / workers) * latency_s``: the shortest time ``workers`` can do the jobs."""
+    jobs = check_int("jobs", jobs, 1, MAX_JOBS)
+    workers = check_int("workers", workers, 1, MAX_WORKERS)
+    latency_s = check_number("latency_s", latency_s, 0, 3600, lo_open=True)
+    return math.ceil(jobs / workers) * latency_s
+
+
+def ideal_throughput(workers: int, latency_s: float, jobs: int | None = None) -> float:
+    """Jobs per second: ``workers / latency_s``, or ``jobs / ideal_makespan`` given ``jobs``
+    (which caps it when there are fewer jobs than workers, or a last partial wave)."""
+    workers = check_int("workers", workers, 1, MAX_WORKERS)
+    latency_s = check_number("latency_s", latency_s, 0, 3600, lo_open=True)
+    if jobs is None:
+        return workers / latency_s
+    return jobs / ideal_makespan(jobs, workers, latency_s)
+
+
+def efficiency(ideal_s: float, measured_s: float) -> float:
+    """``ideal_s / measured_s``: 1.0 is ideal, 0.5 means it took twice as long."""
+    ideal_s = check_number("ideal_s", ideal_s, 0, 1e6, lo_open=True)
+    measured_s = check_number("measured_s", measured_s, 0, 1e6, lo_open=True)
+    return ideal_s / measured_s
+
+
+class SweepPoint(NamedTuple):
+    """One worker count of a sweep. Times in seconds, throughputs in jobs per second."""
+
+    workers: int
+    jobs: int
+    makespan_s: float
+    ideal_s: float
+    throughput: float
+    ideal_throughput: float
+    efficiency: float
+    extra: dict  # whatever else the trial measured (threads used, peak in flight...)
+
+
+class _NoBar:
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def describe(self, text: str) -> None:
+        pass
+
+
+class _WidgetBar:
+    def __init__(self, total: int, description: str) -> None:
+        import ipywidgets as W
+        from IPython.display import display
+
+        self.bar = W.IntProgress(value=0, min=0, max=total, description=description,
+                                 style={"description_width": "initial"})
+        display(self.bar)
+
+    def update(self, n: int = 1) -> None:
+        self.bar.value = min(self.bar.max, self.bar.value + n)
+
+    def describe(self, text: str) -> None:
+        self.bar.description = text
+
+
+def _in_kernel() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+@contextlib.contextmanager
+def progress(total: int, description: str = "progress", *, show: bool | None = None) -> Iterator[Any]:
+    """A progress bar of ``total`` steps (an ipywidgets ``IntProgress`` in a notebook, nothing
+    in a script); call ``.update()`` after each step. ``show`` forces it on or off."""
+    total = check_int("total", total, 0, 10**9)
+    if not isinstance(description, str):
+        raise TypeError(f"description must be a string, got {type(description).__name__}")
+    if show is None:
+        show = _in_kernel()
+    bar = _WidgetBar(total, description) if show else _NoBar()
+    try:
+        yield bar
+    finally:
+        if show:
+            bar.describe(f"{description}: done")
+
+
+def sweep(
+    trial: Callable[[int], Any],
+    workers: Iterable[int],
+    *,
+    jobs: int,
+    latency_s: float,
+    show_progress: bool | None = None,
+    description: str = "sweep",
+) -> list[SweepPoint]:
+    """Call ``trial(n)`` for each worker count ``n`` and measure it against the ideal.
+
+    ``trial`` runs ``jobs`` jobs of about ``latency_s`` seconds each on ``n`` workers and
+    returns the makespan in seconds, or a dict with ``"makespan_s"`` and anything else it
+    measured (kept in ``SweepPoint.extra``). A progress bar shows in a notebook.
+    """
+    check_callable("trial", trial)
+    counts = list(workers) if not isinstance(workers, int | str) else None
+    if not counts:
+        raise TypeError("workers must be a non-empty list of worker counts, e.g. [1, 2, 4, 8]")
+    counts = [check_int("workers[]", n, 1, MAX_WORKERS) for n in counts]
+    jobs = check_int("jobs", jobs, 1, MAX_JOBS)
+    latency_s = check_number("latency_s", latency_s, 0, 3600, lo_open=True)
+    points: list[SweepPoint] = []
+    with progress(len(counts), description, show=show_progress) as bar:
+        for n in counts:
+            out = trial(n)
+            if isinstance(out, dict):
+                if "makespan_s" not in out:
+                    raise ValueError("a trial returning a dict must include 'makespan_s'")
+                extra = {k: v for k, v in out.items() if k != "makespan_s"}
+                made = out["makespan_s"]
+            else:
+                extra, made = {}, out
+            made = check_number("makespan_s (returned by trial)", made, 0, 1e6, lo_open=True)
+            ideal = ideal_makespan(jobs, n, latency_s)
+            points.append(SweepPoint(
+                workers=n, jobs=jobs, makespan_s=made, ideal_s=ideal,
+                throughput=jobs / made, ideal_throughput=jobs / ideal,
+                efficiency=ideal / made, extra=extra,
+            ))
+            bar.update()
+    return points
+
+
+def plot_sweep(points: list[SweepPoint], *, title: str | None = None, width: float = 9.0) -> Figure:
+    """Throughput and makespan per worker count, measured against the ideal (grey), and the
+    efficiency; log-2 worker axis."""
+    from .plotting import COLORS, new_figure
+
+    if not isinstance(points, list) or not points or not all(isinstance(p, SweepPoint) for p in points):
+        raise TypeError("points must be a non-empty list of SweepPoint (as returned by sweep)")
+    width = check_number("width", width, 3, 30)
+    fig, ax = new_figure(width, 3.4)
+    fig.delaxes(ax)
+    axes = fig.subplots(1, 3)
+    n = [p.workers for p in points]
+    panels = (
+        ("throughput (jobs/s)", [p.throughput for p in points], [p.ideal_throughput for p in points]),
+        ("makespan (ms)", [p.makespan_s * 1e3 for p in points], [p.ideal_s * 1e3 for p in points]),
+        ("efficiency = ideal / measured", [p.efficiency for p in points], [1.0] * len(points)),
+    )
+    for a, (label, measured, ideal) in zip(axes, panels, strict=True):
+        a.plot(n, ideal, color=COLORS["ideal"], linestyle="--", linewidth=2, label="ideal")
+        a.plot(n, measured, color=COLORS["running"], marker="o", linewidth=2, label="measured")
+        a.set_xscale("log", base=2)
+        a.set_xticks(n, [str(k) for k in n], fontsize=8)
+        a.minorticks_off()
+        a.set_xlabel("workers")
+        a.set_title(label, fontsize=10)
+        a.grid(alpha=0.3)
+    axes[1].set_yscale("log")
+    axes[2].set_ylim(0, 1.1)
+    fig.suptitle(title or "Measured against the ideal", x=0.01, ha="left", fontsize=11)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=2, fontsize=8, frameon=False)
+    return fig
+
+
+def sleep_job(seconds: float) -> float:
+    """A blocking wait of ``seconds`` (like a sync HTTP call); returns the seconds it took."""
+    seconds = check_number("seconds", seconds, 0, 60)
+    t0 = time.perf_counter()
+    time.sleep(seconds)
+    return time.perf_counter() - t0
+
+
+def payload_job(payload: Any) -> int:
+    """A job that only receives its argument: in a process pool, its cost is the pickling.
+    Returns ``len(payload)`` (a small result, so only the argument is costly)."""
+    return len(payload)

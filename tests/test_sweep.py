@@ -1,0 +1,158 @@
+import math
+import multiprocessing as mp
+import time
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+
+import matplotlib
+import pytest
+from asynclab.plotting import COLORS
+from asynclab.sweep import (
+    SweepPoint,
+    efficiency,
+    ideal_makespan,
+    ideal_throughput,
+    payload_job,
+    plot_sweep,
+    progress,
+    sleep_job,
+    sweep,
+)
+
+matplotlib.use("Agg")
+
+
+@pytest.mark.parametrize(
+    ("jobs", "workers", "latency", "expected"),
+    [(100, 10, 0.05, 0.5), (64, 1, 0.01, 0.64), (64, 64, 0.01, 0.01), (10, 3, 1.0, 4.0),
+     (5, 64, 0.02, 0.02)],
+)
+def test_ideal_makespan_is_ceil_jobs_over_workers_waves(jobs, workers, latency, expected):
+    assert ideal_makespan(jobs, workers, latency) == pytest.approx(expected)
+
+
+def test_ideal_throughput_is_workers_over_latency_or_capped_by_jobs():
+    assert ideal_throughput(8, 0.01) == pytest.approx(800)
+    assert ideal_throughput(8, 0.01, jobs=64) == pytest.approx(800)
+    assert ideal_throughput(64, 0.01, jobs=32) == pytest.approx(3200)  # one wave of 32
+    assert ideal_throughput(3, 1.0, jobs=10) == pytest.approx(10 / 4)
+
+
+def test_efficiency_is_ideal_over_measured():
+    assert efficiency(0.5, 0.625) == pytest.approx(0.8)
+    assert efficiency(1, 1) == 1.0
+
+
+@pytest.mark.parametrize(
+    ("call", "exc", "message"),
+    [
+        (lambda: ideal_makespan(0, 1, 0.1), ValueError, "jobs must be between 1"),
+        (lambda: ideal_makespan(1, 0, 0.1), ValueError, "workers must be between 1 and 1024"),
+        (lambda: ideal_makespan(1, 1, 0), ValueError, "latency_s must be greater than 0"),
+        (lambda: ideal_makespan(1.5, 1, 0.1), TypeError, "jobs must be an integer"),
+        (lambda: ideal_throughput(True, 0.1), TypeError, "workers must be an integer"),
+        (lambda: efficiency(1, 0), ValueError, "measured_s must be greater than 0"),
+        (lambda: efficiency("1", 1), TypeError, "ideal_s must be a number"),
+    ],
+)
+def test_arguments_are_checked_at_the_door(call, exc, message):
+    with pytest.raises(exc, match=message):
+        call()
+
+
+def test_sweep_measures_each_worker_count_against_the_ideal():
+    seen = []
+
+    def trial(n):
+        seen.append(n)
+        return {"makespan_s": ideal_makespan(8, n, 0.01) * 1.25, "threads": n}
+
+    points = sweep(trial, [1, 2, 4], jobs=8, latency_s=0.01, show_progress=False)
+    assert seen == [1, 2, 4]
+    assert [p.workers for p in points] == [1, 2, 4]
+    for p in points:
+        assert isinstance(p, SweepPoint)
+        assert p.efficiency == pytest.approx(0.8)
+        assert p.throughput == pytest.approx(0.8 * p.ideal_throughput)
+        assert p.extra == {"threads": p.workers}
+    assert points[0].ideal_s == pytest.approx(0.08)
+
+
+def test_sweep_accepts_a_plain_makespan():
+    points = sweep(lambda n: 0.1, [2], jobs=4, latency_s=0.05, show_progress=False)
+    assert points[0].efficiency == pytest.approx(1.0) and points[0].extra == {}
+
+
+def test_sweep_of_a_real_thread_pool_is_near_ideal_for_small_pools():
+    def trial(n):
+        with ThreadPoolExecutor(max_workers=n) as pool:
+            t0 = time.perf_counter()
+            list(pool.map(sleep_job, [0.02] * 8))
+            return time.perf_counter() - t0
+
+    points = sweep(trial, [1, 4], jobs=8, latency_s=0.02, show_progress=False)
+    for p in points:
+        assert p.makespan_s >= 0.98 * p.ideal_s
+        assert p.efficiency >= 0.5  # loose: the lesson's tighter check lives in the notebook
+    assert points[1].throughput > 2 * points[0].throughput
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "exc", "message"),
+    [
+        ({"trial": 1}, TypeError, "trial must be callable"),
+        ({"workers": []}, TypeError, "workers must be a non-empty list"),
+        ({"workers": 4}, TypeError, "workers must be a non-empty list"),
+        ({"workers": [0]}, ValueError, r"workers\[\] must be between 1"),
+        ({"jobs": 0}, ValueError, "jobs must be between 1"),
+        ({"latency_s": -1}, ValueError, "latency_s must be greater than 0"),
+        ({"trial": lambda n: {"x": 1}}, ValueError, "must include 'makespan_s'"),
+        ({"trial": lambda n: 0}, ValueError, "makespan_s"),
+    ],
+)
+def test_sweep_rejects_bad_arguments(kwargs, exc, message):
+    args = {"trial": lambda n: 0.1, "workers": [1], "jobs": 2, "latency_s": 0.05,
+            "show_progress": False, **kwargs}
+    trial, workers = args.pop("trial"), args.pop("workers")
+    with pytest.raises(exc, match=message):
+        sweep(trial, workers, **args)
+
+
+def test_progress_bar_counts_steps_as_a_widget_and_is_silent_in_scripts():
+    with progress(3, "sweep", show=True) as bar:
+        for _ in range(3):
+            bar.update()
+        assert bar.bar.value == 3 and bar.bar.max == 3
+    assert bar.bar.description == "sweep: done"
+    with progress(2, show=False) as quiet:
+        quiet.update()  # a no-op, no widget
+    with pytest.raises(ValueError, match="total must be between 0"):
+        with progress(-1):
+            pass
+
+
+def test_plot_sweep_draws_measured_and_ideal_in_house_colours():
+    points = sweep(lambda n: ideal_makespan(8, n, 0.01) * 1.1, [1, 2, 4, 8], jobs=8,
+                   latency_s=0.01, show_progress=False)
+    fig = plot_sweep(points, title="a title")
+    assert len(fig.axes) == 3
+    for ax in fig.axes:
+        colours = {line.get_color() for line in ax.get_lines()}
+        assert COLORS["ideal"] in colours and COLORS["running"] in colours
+        assert ax.get_xscale() == "log"
+    assert "a title" in fig._suptitle.get_text()
+    measured = fig.axes[2].get_lines()[1].get_ydata()
+    assert all(math.isclose(y, 1 / 1.1) for y in measured)
+    with pytest.raises(TypeError, match="points must be a non-empty list of SweepPoint"):
+        plot_sweep([])
+
+
+def test_sleep_job_waits_and_rejects_bad_durations():
+    assert sleep_job(0.01) >= 0.009
+    with pytest.raises(ValueError, match="seconds must be at least 0"):
+        sleep_job(-1)
+
+
+def test_jobs_run_in_spawned_process_workers():
+    with ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn")) as pool:
+        assert pool.submit(payload_job, b"abc").result() == 3
+        assert pool.submit(sleep_job, 0).result() >= 0
