@@ -118,3 +118,30 @@ def test_run_rejects_bad_timeouts_before_starting(timeout):
     with pytest.raises((TypeError, ValueError), match="timeout"):
         asynclab.run(work(), timeout=timeout)
     assert started == []
+
+
+def test_run_still_uses_a_fresh_closed_loop_after_nest_asyncio2_patched_asyncio():
+    # nest_asyncio2.apply() cannot be undone, so this runs in a child interpreter.
+    import subprocess
+    import sys
+    import textwrap
+
+    script = textwrap.dedent("""
+        import asyncio, threading, nest_asyncio2, asynclab
+
+        async def where():
+            return threading.current_thread().name, asyncio.get_running_loop()
+
+        async def cell():
+            nest_asyncio2.apply()
+            outer = asyncio.get_running_loop()
+            name, loop = asynclab.run(where())
+            assert name == "asynclab.run", name
+            assert loop is not outer and loop.is_closed()
+            print("ok")
+
+        asyncio.run(cell())
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60)
+    assert done.stdout.strip() == "ok", done.stderr

@@ -47,8 +47,15 @@ def run(coro: Coroutine[Any, Any, T], *, timeout: float | None = 60.0) -> T:
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(_bounded(coro, timeout, None))
+        return _run_fresh(_bounded(coro, timeout, None))
     return _run_in_thread(coro, timeout)
+
+
+def _run_fresh(coro: Coroutine[Any, Any, T]) -> T:
+    # What asyncio.run does, spelled out: nest_asyncio2.apply() replaces asyncio.run with a
+    # version that reuses an existing loop and leaves it open, but it leaves Runner alone.
+    with asyncio.Runner() as runner:
+        return runner.run(coro)
 
 
 async def _bounded(coro: Coroutine[Any, Any, T], timeout: float | None, box: dict | None) -> T:
@@ -79,7 +86,7 @@ def _run_in_thread(coro: Coroutine[Any, Any, T], timeout: float | None) -> T:
 
     def target() -> None:
         try:
-            box["result"] = context.run(asyncio.run, _bounded(coro, timeout, box))
+            box["result"] = context.run(_run_fresh, _bounded(coro, timeout, box))
         except BaseException as exc:  # handed to the caller's thread below
             box["error"] = exc
 
