@@ -6,6 +6,9 @@
 - ``toolserver.serve()``: a real local HTTP tool server with latency, failures, 429s.
 - ``heartbeat()``: a loop-lag meter.
 
+Instruments used by one notebook each live in their own modules: ``workloads`` (CPU
+jobs for process pools), ``races``, ``compare``, ``sweep``, ``pipeline``.
+
 The lessons themselves (``gather``, ``Lock``, ``TaskGroup``...) stay in the notebooks.
 """
 
