@@ -8,13 +8,13 @@ BIN    := $(VENV)/bin
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
           --nbval-cell-timeout=120
 
-.PHONY: setup lab test test-fast notebooks environment clean
+.PHONY: setup lab test test-fast bench notebooks environment clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed, this is " + sys.version'
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,dask]'
 	touch $@
 
 setup: $(BIN)/.installed
@@ -27,6 +27,10 @@ test: setup
 
 test-fast: setup  ## everything but the browser
 	$(BIN)/python -m pytest tests notebooks $(NBVAL) --ignore=tests/browser
+
+bench: setup  ## the instruments' costs and fidelity, as a table with the goals beside them
+	$(BIN)/python -m pip install --quiet -e '.[bench]'
+	$(BIN)/python bench/run.py
 
 notebooks: setup  ## re-execute and save every notebook (after editing one)
 	$(BIN)/python tools/execute_notebooks.py

@@ -19,3 +19,10 @@ def nothing_leaks():
         threading.Event().wait(0.01)
     assert not extra, f"threads left running: {extra}"
     assert not asynclab.is_patched(), "the recorder's patch was left installed"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Run the browser tests last: Playwright's sync API keeps an event loop registered in
+    the main thread while its session lasts, which would break every later test that
+    calls asyncio.run."""
+    items.sort(key=lambda item: "tests/browser/" in item.nodeid.replace("\\", "/"))
