@@ -1,0 +1,155 @@
+"""Instruments for a Dask cluster: its task stream as lanes beside an asynclab Timeline.
+
+Dask's workers stamp each task with wall-clock time (``time.time()``, seconds since
+1970); a ``Timeline`` counts milliseconds from its ``record()`` start on
+``perf_counter``. ``stream_spans`` converts one into the other with an offset measured at
+the start: take ``wall0 = time.time()`` as the recording starts and pass it in. Works
+without Dask installed (it only reads the records), so it can be imported anywhere.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from ._check import check_number
+from .workloads import Span, burn
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+__all__ = ["StreamSpan", "stream_spans", "add_stream_lanes", "plot_costs", "timed_job"]
+
+
+class StreamSpan(NamedTuple):
+    """One task a Dask worker ran: which worker, which task, when (ms from ``wall0``)."""
+
+    worker: str
+    key: str
+    start_ms: float
+    end_ms: float
+
+
+def stream_spans(records: Iterable[Mapping[str, Any]], *, wall0: float,
+                 action: str = "compute") -> list[StreamSpan]:
+    """Turn task-stream records (``get_task_stream(...).data`` or
+    ``client.get_task_stream()``) into spans in ms since ``wall0`` (a ``time.time()``),
+    keeping the ``action`` phases ("compute", "transfer", "deserialize"...)."""
+    wall0 = check_number("wall0", wall0, 0, 1e11)
+    if not isinstance(action, str):
+        raise TypeError(f"action must be a string such as 'compute', got {type(action).__name__}")
+    spans = []
+    for record in records:
+        if not isinstance(record, Mapping) or "startstops" not in record:
+            raise TypeError("records must be task-stream dicts with 'startstops' "
+                            f"(from get_task_stream), got {record!r}")
+        for phase in record["startstops"]:
+            if phase.get("action") == action:
+                spans.append(StreamSpan(str(record.get("worker", "?")), str(record.get("key", "?")),
+                                        (phase["start"] - wall0) * 1e3, (phase["stop"] - wall0) * 1e3))
+    return sorted(spans, key=lambda s: s.start_ms)
+
+
+def add_stream_lanes(fig: Figure, spans: Iterable[StreamSpan], *, label: str = "Dask worker") -> Figure:
+    """Add one lane per Dask worker to a ``Timeline.plot`` figure (same ms axis)."""
+    from matplotlib.patches import Patch
+
+    from .plotting import COLORS, span_patch
+
+    spans = list(spans)
+    if not all(isinstance(s, StreamSpan) for s in spans):
+        raise TypeError("spans must be a list of StreamSpan (as returned by stream_spans)")
+    if not isinstance(label, str):
+        raise TypeError(f"label must be a string, got {type(label).__name__}")
+    if not spans:
+        return fig
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    workers: list[str] = []
+    for s in spans:
+        if s.worker not in workers:
+            workers.append(s.worker)
+    rows = [len(labels) + workers.index(s.worker) for s in spans]
+    x0 = [s.start_ms for s in spans]
+    x1 = [s.end_ms for s in spans]
+    ax.add_artist(span_patch(x0, x1, [r - 0.35 for r in rows], [r + 0.35 for r in rows], COLORS["job"]))
+    for a, b, r in zip(x0, x1, rows, strict=True):  # thin white edges: where one task ends
+        ax.plot([a, a], [r - 0.35, r + 0.35], color="white", lw=1)
+        ax.plot([b, b], [r - 0.35, r + 0.35], color="white", lw=1)
+    labels += [f"{label} {k + 1}" for k in range(len(workers))]
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_ylim(len(labels) - 0.5, -0.5)
+    lo, hi = ax.get_xlim()
+    ax.set_xlim(min(lo, min(x0)), max(hi, max(x1) * 1.01))
+    w, h = fig.get_size_inches()
+    fig.set_size_inches(w, min(12.0, h + 0.28 * len(workers)))
+    handles, names = [], []
+    for legend in list(fig.legends):
+        handles += list(legend.legend_handles)
+        names += [t.get_text() for t in legend.get_texts()]
+        legend.remove()
+    handles.append(Patch(color=COLORS["job"]))
+    names.append(f"task running on a {label.lower()} (its task stream)")
+    fig.legend(handles, names, loc="outside lower center", ncols=min(3, len(names)), fontsize=8,
+               frameon=False)
+    return fig
+
+
+def plot_costs(costs: Mapping[str, Mapping[str, float]], *, title: str | None = None,
+               width: float = 9.0) -> Figure:
+    """Grouped bars, log scale: ms per task for each workload (group) and executor (bar).
+    An executor missing from a workload's mapping gets no bar there."""
+    import numpy as np
+
+    from .pipeline import CURVE_COLORS
+    from .plotting import new_figure
+
+    if not isinstance(costs, Mapping) or not costs:
+        raise TypeError("costs must be a non-empty mapping of workload -> {executor: ms per task}")
+    width = check_number("width", width, 3, 30)
+    executors: list[str] = []
+    for workload, row in costs.items():
+        if not isinstance(row, Mapping) or not row:
+            raise TypeError(f"costs[{workload!r}] must be a non-empty mapping of executor -> ms")
+        for name, value in row.items():
+            check_number(f"costs[{workload!r}][{name!r}]", value, 0, 1e7, lo_open=True)
+            if name not in executors:
+                executors.append(name)
+    groups = list(costs)
+    fig, ax = new_figure(width, 1.2 + 0.3 * len(groups) * len(executors))
+    bar = 0.8 / len(executors)
+    for k, name in enumerate(executors):
+        ys, xs = [], []
+        for g, workload in enumerate(groups):
+            if name in costs[workload]:
+                ys.append(g - 0.4 + bar * (k + 0.5))
+                xs.append(float(costs[workload][name]))
+        ax.barh(ys, xs, height=bar * 0.9, color=CURVE_COLORS[k % len(CURVE_COLORS)], label=name)
+        for y, x in zip(ys, xs, strict=True):
+            ax.text(x, y, f" {x:.2f} ms", va="center", fontsize=7)
+    ax.set_xscale("log")
+    values = [float(v) for row in costs.values() for v in row.values()]
+    ax.set_xlim(min(values) / 2, max(values) * 6)
+    ax.set_yticks(np.arange(len(groups)), groups)
+    ax.set_ylim(len(groups) - 0.5, -0.5)
+    ax.set_xlabel("wall time per task (ms, log scale): lower is better")
+    ax.grid(axis="x", alpha=0.3)
+    ax.set_axisbelow(True)
+    ax.set_title(title or "Cost per task, by executor", loc="left", fontsize=11)
+    fig.legend(loc="outside lower center", ncols=min(4, len(executors)), fontsize=8, frameon=False)
+    return fig
+
+
+def timed_job(ms: float, payload: Any = b"") -> Span:
+    """Receive ``payload``, burn ``ms`` of CPU and return a ``Span`` naming the process and
+    thread that ran it (importable by thread, process and Dask workers alike)."""
+    del payload  # only received: its cost is the copy to the worker
+    start = time.perf_counter_ns()
+    cpu0 = time.thread_time_ns()
+    burn(ms)
+    cpu = time.thread_time_ns() - cpu0
+    worker = f"{os.getpid()}/{threading.current_thread().name}"
+    return Span(worker, start, time.perf_counter_ns(), cpu)
