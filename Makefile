@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
           --nbval-cell-timeout=120
 
-.PHONY: setup lab test test-fast bench notebooks environment clean
+.PHONY: setup lab test test-fast bench notebooks environment student html clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed, this is " + sys.version'
@@ -34,6 +34,12 @@ bench: setup  ## the instruments' costs and fidelity, as a table with the goals 
 
 notebooks: setup  ## re-execute and save every notebook (after editing one)
 	$(BIN)/python tools/execute_notebooks.py
+
+student: setup  ## the notebooks without solutions or outputs, in student/
+	$(BIN)/python tools/student_edition.py
+
+html: setup  ## every notebook as a static page, with index.html and INSTRUCTOR.html, in _site/
+	$(BIN)/python tools/export_html.py
 
 environment: setup  ## regenerate environment.yml from pyproject.toml
 	$(BIN)/python tools/sync_environment.py
