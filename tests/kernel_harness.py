@@ -1,0 +1,437 @@
+"""Run notebooks and code in real Jupyter kernels, for the reliability tests.
+
+- ``notebook_paths()``: the notebooks to test, found when the tests are collected
+  (``notebooks/*.ipynb``, or ``$ASYNCLAB_RELIABILITY_NOTEBOOKS``, a directory or a file, to
+  point the tests at a throwaway notebook when checking that they can fail).
+- ``first_run(path)``: execute a notebook in a fresh kernel with a baseline cell injected
+  first, check for leaks, drive every widget control of every ``asynclab.Panel``, check for
+  leaks again. Cached per path, so the widget, leak and rerun tests share one kernel.
+- ``execute_notebook(path)``: a plain fresh-kernel execution, for the rerun comparison.
+- ``Kernel``: a bare kernel for the interrupt tests (execute, interrupt, wait).
+- ``comparable_outputs(nb)``: cell outputs as nbval compares them, after
+  ``tests/nbval_sanitize.cfg``.
+"""
+
+from __future__ import annotations
+
+import configparser
+import functools
+import json
+import os
+import queue
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nbformat
+from jupyter_client import KernelManager
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+SANITIZE_CFG = ROOT / "tests" / "nbval_sanitize.cfg"
+KERNEL_NAME = "python3"
+CELL_TIMEOUT = 120  # seconds per notebook cell, as `make test` gives nbval
+SWEEP_RUN_BOUND = 20.0  # seconds: a single panel.run slower than this is a failure
+MARK = "@@reliability@@"  # prefixes the JSON line an injected cell prints
+
+
+def notebook_paths() -> list[Path]:
+    override = os.environ.get("ASYNCLAB_RELIABILITY_NOTEBOOKS")
+    if override:
+        where = Path(override)
+        return [where] if where.is_file() else sorted(where.glob("*.ipynb"))
+    return sorted(NOTEBOOKS.glob("*.ipynb"))
+
+
+# --- code injected into the kernel ----------------------------------------------------
+
+BASELINE_CODE = r'''
+def _reliability_baseline():
+    import asyncio, threading, psutil
+    me = psutil.Process()
+    return {
+        "threads": {t.ident: t.name for t in threading.enumerate()},
+        "tasks": set(asyncio.all_tasks(asyncio.get_running_loop())),
+        "children": {p.pid for p in me.children(recursive=True)},
+        "connections": {(c.laddr, c.raddr, c.status) for c in me.net_connections("inet")},
+    }
+__reliability__ = _reliability_baseline()
+del _reliability_baseline
+'''
+
+# Top-level await, so the kernel loop can run while we wait for exiting things to go.
+LEAK_CHECK_CODE = r'''
+# Threads the kernel itself starts lazily (pyzmq frees zero-copy message buffers in one).
+KERNEL_THREADS = {"zmq.utils.garbage.GarbageCollectorThread"}
+# multiprocessing's resource tracker: one per process, started by the first process pool
+# (by design; it ends with the kernel). Any other child process is a leak.
+KERNEL_CHILD = "from multiprocessing.resource_tracker import main"
+# Library singletons, one per process whatever the notebook does: dask.distributed's
+# offload thread (distributed.utils._offload_executor, started on first use).
+LIBRARY_THREADS = ("Dask-Offload",)
+
+async def _reliability_leaks(kernel_ports, settle=5.0):
+    import asyncio, gc, sys, threading, time, psutil
+    base = __reliability__
+    me = psutil.Process()
+    loop = asyncio.get_running_loop()
+
+    def running_this_cell(task):
+        # The kernel runs each cell in fresh tasks (ipykernel 7): this cell's own task and
+        # the kernel tasks awaiting it are not the notebook's.
+        seen = set()
+        while isinstance(task, asyncio.Future) and id(task) not in seen:
+            if task is asyncio.current_task():
+                return True
+            seen.add(id(task))
+            task = getattr(task, "_fut_waiter", None)
+        return False
+
+    def survey():
+        gc.collect()  # garbage in reference cycles (a Response in a traceback) is not a leak
+        found = {}
+        threads = [f"{t.name} ({type(t).__module__}.{type(t).__qualname__}, "
+                   f"target {getattr(t, '_target', None)!r})" for t in threading.enumerate()
+                   if t.is_alive() and base["threads"].get(t.ident) != t.name
+                   and f"{type(t).__module__}.{type(t).__qualname__}" not in KERNEL_THREADS
+                   and not t.name.startswith(LIBRARY_THREADS)]
+        if threads:
+            found["threads"] = threads
+        tasks = [repr(t) for t in asyncio.all_tasks(loop)
+                 if t not in base["tasks"] and not t.done() and not running_this_cell(t)]
+        if tasks:
+            found["tasks"] = tasks
+        children = []
+        for p in me.children(recursive=True):
+            if p.pid in base["children"]:
+                continue
+            try:
+                if KERNEL_CHILD in " ".join(p.cmdline()):
+                    continue
+                children.append(f"pid {p.pid} {p.status()} {' '.join(p.cmdline())[:120]}")
+            except psutil.Error:  # gone meanwhile
+                pass
+        if children:
+            found["children"] = children
+        conns = [f"{c.status} {c.laddr} -> {c.raddr or '-'}"
+                 for c in me.net_connections("inet")
+                 if (c.laddr, c.raddr, c.status) not in base["connections"]
+                 and c.laddr.port not in kernel_ports
+                 and not (c.raddr and c.raddr.port in kernel_ports)]
+        if conns:
+            found["connections"] = conns
+        recorder = sys.modules.get("asynclab.recorder")
+        if recorder is not None and recorder.is_patched():
+            found["patched"] = ["asynclab.recorder.is_patched() is True"]
+        return found
+
+    deadline = time.monotonic() + settle
+    while (found := survey()) and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)  # let exiting threads end and cancelled tasks finish
+    return found
+
+print("@@reliability@@" + __import__("json").dumps(await _reliability_leaks(KERNEL_PORTS)))
+del _reliability_leaks, KERNEL_THREADS, KERNEL_CHILD, LIBRARY_THREADS
+'''
+
+SWEEP_CODE = r'''
+def _reliability_sweep(bound):
+    import gc, sys, time, traceback
+    widgets = sys.modules.get("asynclab.widgets")
+    if widgets is None:
+        return {"panels": [], "cases": [], "failures": []}
+    ns = get_ipython().user_ns
+    panels = {}
+    for name, value in list(ns.items()):
+        if isinstance(value, widgets.Panel) and not name.startswith("_") and id(value) not in panels:
+            panels[id(value)] = (name, value)
+    for obj in gc.get_objects():  # panels not bound to a name of their own
+        if isinstance(obj, widgets.Panel) and id(obj) not in panels:
+            panels[id(obj)] = (f"<unnamed Panel {len(panels)}>", obj)
+
+    def values_of(control):
+        default = control.value
+        if hasattr(control, "_options_values"):  # Dropdown, RadioButtons, SelectionSlider...
+            values = list(control._options_values)
+        elif isinstance(default, bool):
+            values = [not default]
+        elif isinstance(default, tuple) and hasattr(control, "min"):  # range sliders
+            values = [(control.min, control.min), (control.max, control.max),
+                      (control.min, control.max)]
+        elif hasattr(control, "min") and hasattr(control, "max"):
+            values = [control.min, control.max]
+        else:
+            values = []  # free text and the like: the default only
+        # The default last: it restores the control for the next one.
+        return [v for v in values if v != default] + [default]
+
+    cases, failures = [], []
+    for name, panel in panels.values():
+        for control_name, control in panel.controls.items():
+            for value in values_of(control):
+                start = time.perf_counter()
+                error = None
+                try:
+                    panel.run(**{control_name: value})
+                except BaseException as exc:
+                    error = "".join(traceback.format_exception_only(exc)).strip()
+                    if isinstance(exc, KeyboardInterrupt):
+                        raise
+                took = time.perf_counter() - start
+                case = {"panel": name, "control": control_name, "value": repr(value),
+                        "widget": type(control).__name__, "seconds": round(took, 3)}
+                cases.append(case)
+                if error is None and took > bound:
+                    error = f"took {took:.1f} s, more than the bound of {bound:g} s"
+                if error is not None:
+                    failures.append({**case, "error": error})
+            if control.value != values_of(control)[-1]:
+                failures.append({"panel": name, "control": control_name,
+                                 "value": repr(control.value), "error": "default not restored"})
+    return {"panels": [n for n, _ in panels.values()], "cases": cases, "failures": failures}
+
+print("@@reliability@@" + __import__("json").dumps(_reliability_sweep(SWEEP_BOUND)))
+del _reliability_sweep
+'''
+
+
+def _parse_marked(cell: Any) -> Any:
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "stream":
+            for line in out["text"].splitlines():
+                if line.startswith(MARK):
+                    return json.loads(line[len(MARK):])
+    raise AssertionError(f"the injected cell printed no result: {cell.get('outputs')}")
+
+
+# --- notebook runs --------------------------------------------------------------------
+
+
+@dataclass
+class FirstRun:
+    """What one fresh-kernel run of a notebook found."""
+
+    path: Path
+    nb: Any = None  # the executed notebook, injected cells removed
+    error: str | None = None  # the notebook itself failed (cell error or timeout)
+    seconds: float = 0.0  # executing the notebook's own cells
+    leaks_after_notebook: dict = field(default_factory=dict)
+    leaks_after_sweep: dict = field(default_factory=dict)
+    sweep: dict = field(default_factory=dict)
+    sweep_seconds: float = 0.0
+
+
+def _client(nb: Any, path: Path) -> NotebookClient:
+    return NotebookClient(
+        nb, timeout=CELL_TIMEOUT, kernel_name=KERNEL_NAME,
+        resources={"metadata": {"path": str(path.parent)}}, record_timing=False,
+    )
+
+
+def _error_of(exc: BaseException, index: int) -> str:
+    text = str(exc).strip().splitlines()
+    return f"cell {index}: {type(exc).__name__}: " + "\n".join(text[-15:])
+
+
+@functools.cache
+def first_run(path: Path) -> FirstRun:
+    """Execute, check leaks, sweep the widgets, check leaks again; one kernel, cached."""
+    result = FirstRun(path)
+    nb = nbformat.read(path, as_version=4)
+    own = list(nb.cells)
+    # nbclient stores each executed cell at its index: the injected cells get their own.
+    work = nbformat.v4.new_notebook(metadata=nb.metadata)
+    work.cells = [nbformat.v4.new_code_cell(BASELINE_CODE)] + own
+    client = _client(work, path)
+
+    def inject(source: str) -> Any:
+        work.cells.append(nbformat.v4.new_code_cell(source))
+        client.execute_cell(work.cells[-1], len(work.cells) - 1)
+        return _parse_marked(work.cells[-1])
+
+    with client.setup_kernel():
+        ports = client.km.get_connection_info()
+        kernel_ports = sorted(ports[k] for k in ports if k.endswith("_port"))
+        client.execute_cell(work.cells[0], 0)
+        start = time.perf_counter()
+        for index, cell in enumerate(own):
+            try:
+                client.execute_cell(cell, index + 1)
+            except Exception as exc:  # CellExecutionError, CellTimeoutError, DeadKernelError
+                result.error = _error_of(exc, index)
+                break
+        result.seconds = time.perf_counter() - start
+        result.nb = nb
+        if result.error is not None:
+            return result
+
+        def leaks() -> dict:
+            return inject(f"KERNEL_PORTS = {kernel_ports}\n" + LEAK_CHECK_CODE)
+
+        result.leaks_after_notebook = leaks()
+        start = time.perf_counter()
+        client.timeout = 280
+        try:
+            result.sweep = inject(f"SWEEP_BOUND = {SWEEP_RUN_BOUND}\n" + SWEEP_CODE)
+        except Exception as exc:
+            result.sweep = {"panels": [], "cases": [], "failures": [
+                {"panel": "?", "control": "?", "value": "?", "error": _error_of(exc, -1)}]}
+        result.sweep_seconds = time.perf_counter() - start
+        client.timeout = CELL_TIMEOUT
+        result.leaks_after_sweep = leaks()
+    return result
+
+
+def execute_notebook(path: Path) -> tuple[Any, str | None]:
+    """Execute a notebook top to bottom in a fresh kernel: (notebook, error or None)."""
+    nb = nbformat.read(path, as_version=4)
+    client = _client(nb, path)
+    with client.setup_kernel():
+        for index, cell in enumerate(nb.cells):
+            try:
+                client.execute_cell(cell, index)
+            except Exception as exc:
+                return nb, _error_of(exc, index)
+    return nb, None
+
+
+# --- output comparison, as nbval does it -----------------------------------------------
+
+_SKIP = {"metadata", "traceback", "prompt_number", "output_type", "name", "execution_count",
+         "application/vnd.jupyter.widget-view+json", "image/png", "image/jpeg"}
+
+
+@functools.cache
+def sanitizers() -> list[tuple[str, str]]:
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read(SANITIZE_CFG)
+    return [(parser[s]["regex"], parser[s]["replace"]) for s in parser.sections()]
+
+
+def sanitize(text: str) -> str:
+    for regex, replace in sanitizers():
+        text = re.sub(regex, replace, text)
+    return text
+
+
+def _flat(output: Any) -> dict:
+    flat: dict[str, str] = {"type": output["output_type"]}
+    if output["output_type"] == "stream":
+        flat["stream"] = output["name"]
+    for key, value in output.items():
+        if key == "data":
+            for mime, data in value.items():
+                if mime not in _SKIP:
+                    flat[mime] = sanitize(data if isinstance(data, str) else json.dumps(data))
+        elif key not in _SKIP:
+            flat[key] = sanitize(value if isinstance(value, str) else json.dumps(value))
+    return flat
+
+
+def comparable_outputs(nb: Any) -> dict[int, list[dict]]:
+    """Per code cell not tagged nbval-ignore-output: its outputs, streams merged, sanitized."""
+    compared = {}
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code" or "nbval-ignore-output" in cell.metadata.get("tags", []):
+            continue
+        merged: list[dict] = []
+        streams: dict[str, dict] = {}
+        for out in cell.get("outputs", []):
+            if out["output_type"] == "stream":
+                if out["name"] in streams:
+                    streams[out["name"]]["text"] += out["text"]
+                    continue
+                out = {**out}
+                streams[out["name"]] = out
+            merged.append(out)
+        compared[index] = [_flat(o) for o in merged]
+    return compared
+
+
+# --- a bare kernel, for interrupts ----------------------------------------------------
+
+
+@dataclass
+class Reply:
+    status: str  # "ok" or "error"
+    ename: str = ""
+    evalue: str = ""
+    stdout: str = ""
+    stderr: str = ""
+    seconds: float = 0.0
+
+
+class Kernel:
+    """A fresh kernel: ``with Kernel() as k: k.run("x = 1")``."""
+
+    def __init__(self, cwd: Path = NOTEBOOKS) -> None:
+        self._replies: dict[str, Reply] = {}
+        self.km = KernelManager(kernel_name=KERNEL_NAME)
+        self.km.start_kernel(cwd=str(cwd))
+        self.kc = self.km.client()
+        self.kc.start_channels()
+        try:
+            self.kc.wait_for_ready(timeout=60)
+        except BaseException:
+            self.close()
+            raise
+        info = self.km.get_connection_info()
+        self.ports = sorted(info[k] for k in info if k.endswith("_port"))
+
+    def __enter__(self) -> Kernel:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.kc.stop_channels()
+        self.km.shutdown_kernel(now=True)
+
+    def start(self, code: str) -> tuple[str, float]:
+        msg_id = self.kc.execute(code, store_history=False)
+        self._replies[msg_id] = Reply("ok")
+        return msg_id, time.perf_counter()
+
+    def wait(self, started: tuple[str, float], timeout: float, until: Any = None) -> Reply:
+        """Collect the cell's output until the kernel is idle again (or ``until(reply)``)."""
+        msg_id, t0 = started
+        reply = self._replies[msg_id]
+        deadline = time.perf_counter() + timeout
+        while True:
+            if until is not None and until(reply):
+                return reply
+            left = deadline - time.perf_counter()
+            if left <= 0:
+                raise TimeoutError(f"the cell did not finish within {timeout:g} s: {reply}")
+            try:
+                msg = self.kc.get_iopub_msg(timeout=left)
+            except queue.Empty:
+                continue
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            kind, content = msg["msg_type"], msg["content"]
+            if kind == "stream":
+                setattr(reply, content["name"], getattr(reply, content["name"]) + content["text"])
+            elif kind == "error":
+                reply.status, reply.ename, reply.evalue = "error", content["ename"], content["evalue"]
+            elif kind == "status" and content["execution_state"] == "idle":
+                reply.seconds = time.perf_counter() - t0
+                return reply
+
+    def run(self, code: str, timeout: float = 60) -> Reply:
+        return self.wait(self.start(code), timeout)
+
+    def leaks(self) -> dict:
+        """The leak survey of ``LEAK_CHECK_CODE`` against a baseline taken by ``baseline()``."""
+        reply = self.run(f"KERNEL_PORTS = {self.ports}\n" + LEAK_CHECK_CODE, timeout=60)
+        assert reply.status == "ok", (reply.ename, reply.evalue, reply.stderr)
+        line = next(ln for ln in reply.stdout.splitlines() if ln.startswith(MARK))
+        return json.loads(line[len(MARK):])
+
+    def baseline(self) -> None:
+        reply = self.run(BASELINE_CODE)
+        assert reply.status == "ok", (reply.ename, reply.evalue)
