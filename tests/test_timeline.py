@@ -50,6 +50,24 @@ def test_plot_returns_a_figure_with_a_lane_per_task_and_thread(mixed):
     assert ax.get_title(loc="left") == "mixed"
 
 
+def test_plot_keeps_only_the_named_tasks_lanes():
+    async def work():
+        await asyncio.gather(asyncio.create_task(nap(0.01), name="agent"),
+                             asyncio.create_task(nap(0.01), name="internal"))
+
+    tl = recorded(work)
+    full = [t.get_text() for t in tl.plot().axes[0].get_yticklabels()]
+    labels = [t.get_text() for t in tl.plot(tasks=["main", "agent"]).axes[0].get_yticklabels()]
+    assert "internal" in full and labels == [x for x in full if x != "internal"]
+    assert [t.get_text() for t in tl.plot(tasks=("agent",)).axes[0].get_yticklabels()] == [
+        "event loop", "agent"]
+    assert [t.get_text() for t in tl.plot(tasks=[], show_loop=False).axes[0].get_yticklabels()] == []
+    with pytest.raises(ValueError, match="no task named 'nope'"):
+        tl.plot(tasks=["nope"])
+    with pytest.raises(TypeError, match="tasks"):
+        tl.plot(tasks="agent")
+
+
 def test_plot_groups_tasks_beyond_the_lane_limit():
     tl = recorded(lambda: asyncio.gather(*(nap(0) for _ in range(100))))
     fig = tl.plot(max_task_lanes=10)

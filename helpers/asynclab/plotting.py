@@ -13,6 +13,8 @@ import numpy as np
 from ._check import check_int, check_number
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
@@ -105,10 +107,13 @@ def plot_timeline(
     max_task_lanes: int = 30,
     show_loop: bool = True,
     width: float = 9.0,
+    tasks: Iterable[str] | None = None,
 ) -> Figure:
     """Draw ``tl``: an "event loop" lane, one lane per task (running vs waiting) and one per
     worker thread (queued vs running). Steps of at least ``blocked_ms`` are drawn as
-    blocking the loop. With more than ``max_task_lanes`` tasks, neighbours share a lane."""
+    blocking the loop. With more than ``max_task_lanes`` tasks, neighbours share a lane.
+    ``tasks`` (task names) keeps only those tasks' lanes, for example to leave out a
+    library's internal tasks; the event-loop lane still shows every step the loop ran."""
     tl._check_ready()
     blocked_ms = check_number("blocked_ms", blocked_ms, 0, 1e7, lo_open=True)
     max_task_lanes = check_int("max_task_lanes", max_task_lanes, 1, 200)
@@ -116,7 +121,21 @@ def plot_timeline(
     if title is not None and not isinstance(title, str):
         raise TypeError(f"title must be a string or None, got {type(title).__name__}")
 
-    n_tasks = len(tl.task_names)
+    if tasks is None:
+        shown = np.arange(len(tl.task_names))
+    else:
+        if isinstance(tasks, str):
+            raise TypeError("tasks must be a list of task names (strings) or None, not one string")
+        tasks = list(tasks)
+        if not all(isinstance(t, str) for t in tasks):
+            raise TypeError("tasks must be a list of task names (strings) or None")
+        unknown = sorted(set(tasks) - set(tl.task_names))
+        if unknown:
+            raise ValueError(f"tasks: no task named {', '.join(map(repr, unknown))}; "
+                             f"recorded: {', '.join(tl.task_names)}")
+        shown = np.flatnonzero([name in set(tasks) for name in tl.task_names])
+    names = [tl.task_names[i] for i in shown]
+    n_tasks = len(names)
     group = max(1, -(-n_tasks // max_task_lanes))  # tasks per lane
     n_task_rows = -(-n_tasks // group) if n_tasks else 0
     labels: list[str] = []
@@ -124,7 +143,7 @@ def plot_timeline(
         labels.append("event loop")
     first_task_row = len(labels)
     if group == 1:
-        labels += tl.task_names
+        labels += names
     else:
         for r in range(n_task_rows):
             a, b = r * group, min(n_tasks, (r + 1) * group) - 1
@@ -150,13 +169,15 @@ def plot_timeline(
         used.add(color_key)
 
     # Tasks: a thin "waiting" bar from creation to completion, "running" bars on top.
-    task_rows = first_task_row + np.arange(n_tasks) // group
+    task_rows = np.full(len(tl.task_names), -1)  # -1: a task not drawn
+    task_rows[shown] = first_task_row + np.arange(n_tasks) // group
     finished, _, _ = tl._task_arrays()
     created = tl._created
     done = np.where(np.isnan(finished), x_max, finished)
-    bars(created, done, task_rows, "waiting", 0.28)
+    bars(created[shown], done[shown], task_rows[shown], "waiting", 0.28)
     lanes = tl.step_lane
-    bars(tl.step_start, tl.step_end, task_rows[lanes] if n_tasks else [], "running", 0.7)
+    drawn = task_rows[lanes] >= 0 if len(lanes) else np.zeros(0, dtype=bool)
+    bars(tl.step_start[drawn], tl.step_end[drawn], task_rows[lanes][drawn], "running", 0.7)
     if show_loop and len(lanes):
         dur = tl.step_end - tl.step_start
         long = dur >= blocked_ms
@@ -164,7 +185,7 @@ def plot_timeline(
         bars(tl.step_start[long], tl.step_end[long], np.zeros(long.sum()), "blocked", 0.7)
     # Outcomes worth a marker.
     for key, marker in (("failed", "X"), ("cancelled", "o")):
-        idx = [i for i, outcome in enumerate(tl._outcomes) if outcome == key]
+        idx = [i for i, outcome in enumerate(tl._outcomes) if outcome == key and task_rows[i] >= 0]
         if idx:
             ax.scatter(done[idx], task_rows[idx], marker=marker, s=36, zorder=3,
                        facecolor=COLORS[key] if marker == "X" else "none",
