@@ -32,27 +32,37 @@ print("PANEL_TIMES " + _json.dumps(_found))
 def run_notebook(path: Path, panel_runs: int = 3, timeout: int = 600) -> dict:
     import nbformat
     from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
 
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}})
     t0 = time.perf_counter()
     with client.setup_kernel():
+        # As NotebookClient.execute does: wait for the kernel to answer before the first
+        # cell (without this, a top-level ``await`` in an early cell can be a SyntaxError).
+        client.wait_for_reply(client.kc.kernel_info())
         t_kernel = time.perf_counter() - t0
         t1 = time.perf_counter()
+        error = None
         for index, cell in enumerate(nb.cells):
-            client.execute_cell(cell, index)
+            try:
+                client.execute_cell(cell, index)
+            except CellExecutionError as exc:
+                error = f"cell {index} raised {getattr(exc, 'ename', type(exc).__name__)}"
+                break
         run_all = time.perf_counter() - t1
-        probe = nbformat.v4.new_code_cell(_PANEL_PROBE % panel_runs)
-        nb.cells.append(probe)
-        client.execute_cell(probe, len(nb.cells) - 1)
-    panels: dict[str, list[float]] = {}
-    for out in probe.outputs:
-        for line in out.get("text", "").splitlines():
-            if line.startswith("PANEL_TIMES "):
-                panels = json.loads(line[len("PANEL_TIMES "):])
+        panels: dict[str, list[float]] = {}
+        if error is None:
+            probe = nbformat.v4.new_code_cell(_PANEL_PROBE % panel_runs)
+            nb.cells.append(probe)
+            client.execute_cell(probe, len(nb.cells) - 1)
+            for out in probe.outputs:
+                for line in out.get("text", "").splitlines():
+                    if line.startswith("PANEL_TIMES "):
+                        panels = json.loads(line[len("PANEL_TIMES "):])
     return {"notebook": path.name, "kernel_start_s": t_kernel, "run_all_s": run_all,
-            "panels": panels}
+            "panels": panels, "error": error}
 
 
 def notebook_times(panel_runs: int = 3) -> list[dict]:

@@ -62,7 +62,7 @@ class Sizes:
     sweep_jobs: int | None
 
 
-FULL = Sizes(tasks=10_000, yields=10, reps=7, pool_jobs=20_000, pool_reps=7,
+FULL = Sizes(tasks=10_000, yields=10, reps=11, pool_jobs=20_000, pool_reps=11,
              spans=(1_000, 10_000, 100_000, 1_000_000), span_scale=1.0, draw_reps=3,
              barh_max=1_000_000, mem_reps=2, fid_runs=3, sweep_sizes=None, sweep_jobs=None)
 QUICK = Sizes(tasks=200, yields=10, reps=2, pool_jobs=500, pool_reps=2,
@@ -231,6 +231,13 @@ def section_notebooks(sz: Sizes, notes: list[str]) -> list[Row]:
                          "< 1 s", "skip") for name in _static_panels(path)]
             continue
         r = notebooks.run_notebook(path)
+        if r["error"]:
+            rows.append(Row("notebooks", f"Run All: {stem}",
+                            f"failed after {r['run_all_s']:.1f} s: {r['error']}", "< 10 s", "miss"))
+            rows += [Row("notebooks", f"panel re-run: {stem}.{name}",
+                         "not run (the notebook failed)", "< 1 s", "skip")
+                     for name in _static_panels(path)]
+            continue
         rows.append(Row("notebooks", f"Run All: {stem}",
                         f"{r['run_all_s']:.1f} s (+{r['kernel_start_s']:.1f} s kernel start)",
                         "< 10 s", verdict(r["run_all_s"] < 10)))
@@ -299,7 +306,11 @@ def main(argv: list[str] | None = None) -> int:
     for name in sections:
         ts = time.perf_counter()
         print(f"... {name}", file=sys.stderr, flush=True)
-        rows += RUNNERS[name](sz, notes)
+        try:
+            rows += RUNNERS[name](sz, notes)
+        except Exception as exc:  # one broken section must not lose the others' rows
+            rows.append(Row(name, "section failed", f"{type(exc).__name__}: {exc}"[:200],
+                            "-", "miss"))
         print(f"... {name} done in {time.perf_counter() - ts:.1f} s", file=sys.stderr, flush=True)
     elapsed = time.perf_counter() - t0
     load_after = os.getloadavg()
