@@ -75,7 +75,8 @@ def test_a_local_cluster_task_stream_becomes_spans():
     import time
 
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
-                                  dashboard_address=None, silence_logs=50) as cluster, \
+                                  dashboard_address=None, silence_logs=50,
+                                  scheduler_kwargs={"dashboard_address": "127.0.0.1:0"}) as cluster, \
             distributed.Client(cluster) as client, distributed.get_task_stream(client) as ts:
         wall0 = time.time()
         client.submit(timed_job, 5, pure=False).result()
