@@ -26,8 +26,15 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
+import zmq.utils.garbage
 from jupyter_client import KernelManager
 from nbclient import NotebookClient
+
+# pyzmq starts its garbage-collector thread in this process on the first large message it
+# sends to a kernel, and keeps it for good; start it now, before any test, so the autouse
+# leak fixture of conftest.py does not count it against the first notebook test.
+if not zmq.utils.garbage.gc.is_alive():
+    zmq.utils.garbage.gc.start()
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
