@@ -188,6 +188,9 @@ def _reliability_sweep(bound):
                     if isinstance(exc, KeyboardInterrupt):
                         raise
                 took = time.perf_counter() - start
+                pyplot = sys.modules.get("matplotlib.pyplot")
+                if pyplot is not None:  # shown in the panel already; the inline backend
+                    pyplot.close("all")  # would draw every open figure again at cell end
                 case = {"panel": name, "control": control_name, "value": repr(value),
                         "widget": type(control).__name__, "seconds": round(took, 3)}
                 cases.append(case)
