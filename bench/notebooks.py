@@ -29,7 +29,7 @@ print("PANEL_TIMES " + _json.dumps(_found))
 """
 
 
-def run_notebook(path: Path, panel_runs: int = 3, timeout: int = 600) -> dict:
+def run_notebook(path: Path, panel_runs: int = 3, timeout: int = 120) -> dict:
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
@@ -50,6 +50,9 @@ def run_notebook(path: Path, panel_runs: int = 3, timeout: int = 600) -> dict:
                 client.execute_cell(cell, index)
             except CellExecutionError as exc:
                 error = f"cell {index} raised {getattr(exc, 'ename', type(exc).__name__)}"
+                break
+            except Exception as exc:  # a cell past the timeout, or a dead kernel
+                error = f"cell {index}: {type(exc).__name__}"
                 break
         run_all = time.perf_counter() - t1
         panels: dict[str, list[float]] = {}
@@ -78,5 +81,10 @@ def nbval_suite() -> dict:
     t0 = time.perf_counter()
     proc = subprocess.run(NBVAL_CMD, cwd=ROOT, capture_output=True, text=True)
     elapsed = time.perf_counter() - t0
-    tail = (proc.stdout.strip().splitlines() or [""])[-1]
+    lines = proc.stdout.strip().splitlines()
+    tail = (lines or [""])[-1]
+    failed = [line.split()[1].replace("notebooks/", "") for line in lines
+              if line.startswith("FAILED ") and len(line.split()) > 1]
+    if failed:
+        tail += "; failed: " + ", ".join(failed)
     return {"seconds": elapsed, "returncode": proc.returncode, "summary": tail}

@@ -201,8 +201,9 @@ def section_fidelity(sz: Sizes, notes: list[str]) -> list[Row]:
         "(creating, stepping and recording every task) adds up. Pool sweep: the theory "
         "(ceil(J/N) x L) counts no dispatch or thread start-up; ThreadPoolExecutor starts its "
         "threads lazily, one per submit, so the first wave is staggered "
-        f"({spread}), which costs a fixed few ms: small against 4 or more waves, large "
-        "against 1 or 2 waves of 10 ms. The goal applies from 4 waves.")
+        f"({spread}; on a quiet machine a few ms), a fixed cost that is small against 4 or "
+        "more waves and large against 1 or 2 waves of 10 ms, and that grows when other "
+        "programs compete for the CPUs. The goal applies from 4 waves.")
     return rows
 
 
@@ -322,6 +323,12 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(f"{summary}; {elapsed:.0f} s; load average {load_before[0]:.2f} before, "
           f"{load_after[0]:.2f} after ({os.cpu_count()} CPUs)")
+    cpus = os.cpu_count() or 1
+    if max(load_before[0], load_after[0]) > cpus / 2:
+        notes.insert(0, f"The machine was busy (load average up to "
+                        f"{max(load_before[0], load_after[0]):.1f} on {cpus} CPUs): other "
+                        "programs only slow runs down, so every time here is an upper bound, "
+                        "and overheads measured as differences are inflated too.")
     for note in notes:
         print(f"- {note}")
     if output is not None:
