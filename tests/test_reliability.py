@@ -31,12 +31,7 @@ IDS = [p.stem for p in NOTEBOOKS]
 
 # Leaks found in notebooks, reported to their authors; strict, so the test says when the
 # notebook is fixed and the entry can go.
-KNOWN_LEAKS = {
-    "03_async_tool_execution": (
-        "cell 18 keeps the 60 requests.Response objects of the to_thread myth in `pages`; "
-        "each holds its socket (CLOSE_WAIT after the server stops) until `pages` is freed"
-    ),
-}
+KNOWN_LEAKS: dict[str, str] = {}
 LEAK_CASES = [
     pytest.param(p, marks=pytest.mark.xfail(strict=True, reason=KNOWN_LEAKS[p.stem]))
     if p.stem in KNOWN_LEAKS else p
