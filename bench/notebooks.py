@@ -83,8 +83,8 @@ def nbval_suite() -> dict:
     elapsed = time.perf_counter() - t0
     lines = proc.stdout.strip().splitlines()
     tail = (lines or [""])[-1]
-    failed = [line.split()[1].replace("notebooks/", "") for line in lines
-              if line.startswith("FAILED ") and len(line.split()) > 1]
+    failed = [line[len("FAILED "):].split(" - ")[0].replace("notebooks/", "")
+              for line in lines if line.startswith("FAILED ")]
     if failed:
         tail += "; failed: " + ", ".join(failed)
     return {"seconds": elapsed, "returncode": proc.returncode, "summary": tail}
