@@ -10,6 +10,22 @@ import asynclab.check as check
 import pytest
 
 
+@pytest.fixture
+def offload_thread_started():
+    """Dask keeps one idle module-level "Dask-Offload" thread for the life of the process
+    (the notebook 10 checks start it); start it before the leak check takes its snapshot."""
+    try:
+        from distributed import utils
+    except ImportError:  # without Dask there is no such thread
+        return
+    utils._offload_executor.submit(int).result()
+
+
+@pytest.fixture(autouse=True)
+def nothing_leaks(offload_thread_started, nothing_leaks):  # noqa: F811 (extends conftest's)
+    yield
+
+
 @pytest.fixture(autouse=True)
 def short_timeout(monkeypatch):
     monkeypatch.setattr(check, "TIMEOUT", 1.0)  # so the hanging answers cost a second
@@ -402,3 +418,194 @@ def test_ex07_backoff():
     hints(check.ex07_backoff(no_jitter), "retry storm")
     hints(check.ex07_backoff(ignores_retry_after), "Retry-After")
     hints(check.ex07_backoff(lambda attempt, retry_after=None: "soon"), "number of seconds")
+
+
+# -- 08 ----------------------------------------------------------------------------------
+
+NEW_ASYNC_CHECKS = [check.ex08_charge, check.ex08_polite]
+
+
+@pytest.mark.parametrize("ex", NEW_ASYNC_CHECKS, ids=lambda f: f.__name__)
+def test_capstone_checks_turn_learner_errors_into_hints(ex):
+    unanswered(ex(None))
+    unanswered(ex(not_implemented))
+    hints(ex(raises), "KeyError")
+    hints(ex(hangs), "did not finish")
+    hints(ex(42), "pass the function itself")
+    hints(ex(lambda *a, **k: None), "async def")
+
+
+async def audit():
+    await asyncio.sleep(0.001)
+
+
+def test_ex08_charge():
+    async def charge(budget, tokens):
+        async with budget["lock"]:
+            if budget["spent"] + tokens > budget["limit"]:
+                return False
+            await audit()
+            budget["spent"] += tokens
+            return True
+
+    async def no_lock(budget, tokens):
+        if budget["spent"] + tokens > budget["limit"]:
+            return False
+        await audit()
+        budget["spent"] += tokens
+        return True
+
+    async def lock_only_the_update(budget, tokens):
+        if budget["spent"] + tokens > budget["limit"]:
+            return False
+        await audit()
+        async with budget["lock"]:
+            budget["spent"] += tokens
+        return True
+
+    async def never_grants(budget, tokens):
+        return False
+
+    passes(check.ex08_charge(charge))
+    hints(check.ex08_charge(no_lock), "same `async with budget['lock']`")
+    hints(check.ex08_charge(lock_only_the_update), "same `async with budget['lock']`")
+    hints(check.ex08_charge(never_grants), "expected 3 charges")
+
+
+def test_ex08_polite():
+    from asynclab.llm import RateLimited, ServerError
+
+    async def polite_complete(llm, prompt):
+        for attempt in range(10):
+            try:
+                return await llm.complete(prompt, max_tokens=8)
+            except RateLimited as e:
+                if attempt == 9:
+                    raise
+                await asyncio.sleep(e.retry_after)
+            except ServerError:
+                if attempt == 9:
+                    raise
+                await asyncio.sleep(random.uniform(0, 0.01 * 2**attempt))
+
+    async def no_retry(llm, prompt):
+        return await llm.complete(prompt, max_tokens=8)
+
+    async def fixed_pause(llm, prompt):
+        for _ in range(100):
+            try:
+                return await llm.complete(prompt, max_tokens=8)
+            except (RateLimited, ServerError):
+                await asyncio.sleep(0.001)
+        return None
+
+    async def forgets_the_answer(llm, prompt):
+        await polite_complete(llm, prompt)
+
+    passes(check.ex08_polite(polite_complete))
+    hints(check.ex08_polite(no_retry), "escaped", "retry")
+    hints(check.ex08_polite(fixed_pause), "retry_after")
+    hints(check.ex08_polite(forgets_the_answer), "return the Completion")
+
+
+# -- 09 ----------------------------------------------------------------------------------
+
+def test_ex09_choices():
+    passes(check.ex09_choices(dict(check.EX09_MATCH)))
+    unanswered(check.ex09_choices(None))
+    unanswered(check.ex09_choices(dict.fromkeys(check.EX09_MATCH)))
+    pdfs = "summarise 20 PDFs with a pure-Python parser"
+    hints(check.ex09_choices(dict(check.EX09_MATCH, **{pdfs: "to_thread"})), "GIL")
+    report = "three agents fill one report; if one fails, cancel the others"
+    hints(check.ex09_choices(dict(check.EX09_MATCH, **{report: "gather"})), "leaves the other")
+    hints(check.ex09_choices(dict(check.EX09_MATCH, **{pdfs: "lock"})), "section 3")
+    hints(check.ex09_choices(dict(check.EX09_MATCH, **{pdfs: "threads"})), "answer one of")
+    for odd in ("many", -5, [1], {"a": 1}, float("nan")):
+        hints(check.ex09_choices(odd), "keep choices")
+
+
+def test_ex09_gather():
+    passes(check.ex09_gather(["slow", "fast"]))
+    passes(check.ex09_gather(("slow", "fast")))
+    unanswered(check.ex09_gather(None))
+    hints(check.ex09_gather(["fast", "slow"]), "completion order")
+    for odd in ("many", -5, [1], {"a": 1}, float("nan"), ["slow"]):
+        hints(check.ex09_gather(odd), "one result per argument")
+
+
+def test_ex09_acquire_order():
+    passes(check.ex09_acquire_order(sorted))
+    passes(check.ex09_acquire_order(lambda names: sorted(names, reverse=True)))
+    unanswered(check.ex09_acquire_order(None))
+    unanswered(check.ex09_acquire_order(plain_not_implemented))
+    hints(check.ex09_acquire_order(lambda names: names), "deadlock", "same order")
+    hints(check.ex09_acquire_order(lambda names: names[:1]), "every name")
+    hints(check.ex09_acquire_order(lambda names: None), "every name")
+    hints(check.ex09_acquire_order(lambda names: 1 / 0), "ZeroDivisionError")
+    hints(check.ex09_acquire_order(42), "pass the function itself")
+    hints(check.ex09_acquire_order(not_implemented), "plain def")
+
+
+# -- 10 ----------------------------------------------------------------------------------
+
+def test_ex10_min_task():
+    pytest.importorskip("distributed")
+    cost = {"tiny": {"cluster": 2.5}}
+    passes(check.ex10_min_task(10 * 2.5, cost))
+    unanswered(check.ex10_min_task(None, cost))
+    hints(check.ex10_min_task(2.5, cost), "the hop itself")
+    hints(check.ex10_min_task(100, cost), "10 times the hop")
+    hints(check.ex10_min_task(25, {}), "nothing measured")
+    for odd in ("many", -5, [1], {"a": 1}, float("nan"), True):
+        hints(check.ex10_min_task(odd, cost), "positive number")
+
+
+def test_ex10_without_dask(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "distributed" else real(name, *a))
+    for verdict in (check.ex10_min_task(25, {"tiny": {"cluster": 2.5}}),
+                    check.ex10_call_tool(not_implemented)):
+        assert not verdict.passed and "Dask is not installed" in verdict.message, verdict
+
+
+async def call_tool(client, ms, limit_s):
+    from asynclab.workloads import burn
+
+    future = client.submit(burn, ms, pure=False)
+    try:
+        async with asyncio.timeout(limit_s):
+            return await future
+    except TimeoutError:
+        await future.cancel()
+        return "timed out"
+
+
+def test_ex10_call_tool(monkeypatch):
+    pytest.importorskip("distributed")
+    from asynclab.workloads import burn
+
+    async def never_cancels(client, ms, limit_s):
+        future = client.submit(burn, ms, pure=False)
+        try:
+            async with asyncio.timeout(limit_s):
+                return await future
+        except TimeoutError:
+            return "timed out"
+
+    async def lets_timeout_escape(client, ms, limit_s):
+        async with asyncio.timeout(limit_s):
+            return await client.submit(burn, ms, pure=False)
+
+    unanswered(check.ex10_call_tool(None))
+    unanswered(check.ex10_call_tool(not_implemented))  # probed: no cluster started
+    hints(check.ex10_call_tool(42), "pass the function itself")
+    hints(check.ex10_call_tool(lambda *a: None), "async def")
+    hints(check.ex10_call_tool(raises), "KeyError")
+    hints(check.ex10_call_tool(hangs), "did not finish")       # bounded: 3 x TIMEOUT
+    monkeypatch.setattr(check, "TIMEOUT", 10.0)  # the passing runs: room for a busy machine
+    passes(check.ex10_call_tool(call_tool))
+    hints(check.ex10_call_tool(never_cancels), "cancel the future")
+    hints(check.ex10_call_tool(lets_timeout_escape), "TimeoutError escaped")

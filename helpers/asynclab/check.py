@@ -44,6 +44,13 @@ __all__ = [
     "ex06_workers",
     "ex07_backoff",
     "ex07_bottleneck",
+    "ex08_charge",
+    "ex08_polite",
+    "ex09_acquire_order",
+    "ex09_choices",
+    "ex09_gather",
+    "ex10_call_tool",
+    "ex10_min_task",
 ]
 
 #: Seconds any one check may spend running the learner's code before it gives a hint.
@@ -856,3 +863,305 @@ def ex07_backoff(fn: Any) -> Verdict:
                          f"{min(draws):.3f} s: never retry sooner than it asks")
     return _pass("exponential, capped, jittered, and it honours Retry-After")
 
+
+
+# -- 08 · Capstone -------------------------------------------------------------------------
+
+@_judged
+def ex08_charge(fn: Any) -> Verdict:
+    """``charge(budget, tokens)``: ten agents charge 30 of a 100-token budget; never overspend."""
+    what = "charge(budget, tokens), an async def"
+    _need_function(fn, what, is_async=True)
+
+    async def trial():
+        budget = {"limit": 100, "spent": 0, "lock": asyncio.Lock()}
+        granted = await asyncio.gather(*(fn(budget, 30) for _ in range(10)))
+        return budget["spent"], sum(bool(g) for g in granted)
+
+    spent, granted = _run_learner(trial, what)
+    if not _is_number(spent):
+        return _hint(f"budget['spent'] must stay a number of tokens, got {spent!r}")
+    if spent > 100:
+        return _hint(f"{granted} charges granted, {spent} of 100 tokens spent: the check "
+                     "and the update must happen under the same `async with budget['lock']`")
+    if granted != 3 or spent != 90:
+        return _hint(f"expected 3 charges of 30 granted (90 tokens), got {granted} ({spent}): "
+                     "return True and add the tokens when they fit, else return False")
+    return _pass("never overspent")
+
+
+@_judged
+def ex08_polite(fn: Any) -> Verdict:
+    """``polite_complete(llm, prompt)``: 12 calls against a rate-limited, flaky model."""
+    from .llm import RateLimited, ServerError, SimulatedLLM
+
+    what = "polite_complete(llm, prompt), an async def"
+    _need_function(fn, what, is_async=True)
+
+    async def trial():
+        llm = SimulatedLLM(seed=2, time_scale=0.02, rpm=600, burst=3, error_rate=0.2)
+        try:
+            answers = await asyncio.gather(*(fn(llm, f"q{i}") for i in range(12)))
+        except (RateLimited, ServerError) as exc:
+            raise _Stop(_hint(f"{type(exc).__name__} escaped: catch it and retry "
+                              "(10 attempts)")) from None
+        return answers, llm.stats()["rate_limited"]
+
+    answers, n429 = _run_learner(trial, what)
+    if any(inspect.iscoroutine(a) for a in answers):
+        for a in answers:
+            if inspect.iscoroutine(a):
+                a.close()
+        return _hint("you returned a coroutine: await llm.complete(...)")
+    if any(a is None or not getattr(a, "text", None) for a in answers):
+        return _hint("return the Completion from llm.complete")
+    if n429 > 2 * (12 - 3):  # the first wave rejects 9; honouring Retry-After adds few more
+        return _hint(f"{n429} 429s, more than twice the first wave's 9: sleep "
+                     "e.retry_after, not a fixed time")
+    return _pass("every answer, few 429s after the first wave")
+
+
+# -- 09 · The decision guide ---------------------------------------------------------------
+
+EX09_PRIMITIVES = ("gather", "wait_first", "to_thread", "process_pool", "lock", "semaphore",
+                   "as_completed", "taskgroup")
+EX09_MATCH = {
+    "summarise 20 PDFs with a pure-Python parser": "process_pool",
+    "ask 3 search engines, use whichever answers first": "wait_first",
+    "at most 4 requests in flight to a model API": "semaphore",
+    "call a vendor's blocking Python SDK": "to_thread",
+    "three agents fill one report; if one fails, cancel the others": "taskgroup",
+}
+EX09_HINTS = {
+    ("summarise 20 PDFs with a pure-Python parser", "to_thread"):
+        "threads share the GIL: pure-Python parsing in threads runs one at a time (06 §5)",
+    ("ask 3 search engines, use whichever answers first", "gather"):
+        "gather waits for all of them; the first answer needs wait(FIRST_COMPLETED) (05 §6)",
+    ("at most 4 requests in flight to a model API", "lock"):
+        "a Lock lets one request in at a time; Semaphore(4) lets four (07 §5)",
+    ("three agents fill one report; if one fails, cancel the others", "gather"):
+        "gather propagates the first error but leaves the other tasks running (05 §5)",
+}
+
+
+@_judged
+def ex09_choices(given: Any) -> Verdict:
+    """For each situation, the primitive that fits (one of ``EX09_PRIMITIVES``)."""
+    if given is None or (isinstance(given, dict) and any(v is None for v in given.values())):
+        return _todo("replace each None in choices with one of the names above")
+    if not isinstance(given, dict) or set(given) != set(EX09_MATCH):
+        return _hint("keep choices as the dict you were given (the same situations); only "
+                     "replace its values with the names of primitives")
+    for situation, pick in given.items():
+        if pick not in EX09_PRIMITIVES:
+            return _hint(f"{situation!r}: answer one of {', '.join(EX09_PRIMITIVES)}, "
+                         f"not {pick!r}")
+    for situation, pick in given.items():
+        if pick != EX09_MATCH[situation]:
+            hint = EX09_HINTS.get((situation, pick), "look at the table in section 3")
+            return _hint(f"{situation!r} -> {pick!r}: {hint}")
+    return _pass("every situation has its primitive")
+
+
+async def _slow() -> str:
+    await asyncio.sleep(0.05)
+    return "slow"
+
+
+async def _fast() -> str:
+    await asyncio.sleep(0.01)
+    return "fast"
+
+
+@_judged
+def ex09_gather(predicted: Any) -> Verdict:
+    """What does ``await asyncio.gather(slow(), fast())`` return (fast finishes first)?"""
+    if predicted is None:
+        return _todo("set predicted to a list of two strings")
+
+    async def both():
+        return await asyncio.gather(_slow(), _fast())
+
+    actual = _run_learner(both, "the experiment")
+    guess = list(predicted) if isinstance(predicted, tuple) else predicted
+    if guess == actual:
+        return _pass(f"{actual}")
+    if guess == actual[::-1]:
+        return _hint("that is the completion order. gather's results follow the order of "
+                     "its arguments; as_completed gives completion order (section 2.2)")
+    return _hint(f"gather returns a list with one result per argument, here {len(actual)} "
+                 "strings")
+
+
+EX09_WANTED = (("budget", "memory"), ("memory", "budget"), ("tools", "budget", "memory"))
+
+
+@_judged
+def ex09_acquire_order(fn: Any) -> Verdict:
+    """``acquire_order(names)``: an order to take the locks in, so that no agents deadlock."""
+    what = "acquire_order(names), a plain def returning the names in the order to lock them"
+    if fn is None:
+        return _todo(f"write {what}")
+    if not callable(fn):
+        return _hint(f"pass the function itself ({what}), not a {type(fn).__name__}")
+    for names in EX09_WANTED:
+        got = _call_learner(fn, what, list(names))
+        if inspect.iscoroutine(got):
+            got.close()
+            return _hint("acquire_order computes an order: make it a plain def, not async def")
+        if (not isinstance(got, list | tuple) or not all(isinstance(n, str) for n in got)
+                or sorted(got) != sorted(names)):
+            return _hint("return every name the agent needs, each once, in the order to "
+                         "lock them")
+
+    async def agents():
+        locks = {name: asyncio.Lock() for names in EX09_WANTED for name in names}
+
+        async def worker(names):
+            held = []
+            try:
+                for name in fn(list(names)):
+                    await locks[name].acquire()
+                    held.append(name)
+                    await asyncio.sleep(0.005)
+            finally:
+                for name in held:
+                    locks[name].release()
+
+        try:
+            async with asyncio.timeout(0.5):
+                async with asyncio.TaskGroup() as tg:
+                    for names in EX09_WANTED:
+                        tg.create_task(worker(names))
+        except TimeoutError:
+            raise _Stop(_hint("deadlock. Each agent still locks in its own order; return the "
+                              "same order for any agent, e.g. a sorted one (section 2.6)")) from None
+
+    _run_learner(agents, what)
+    return _pass("one global order, no cycle, no deadlock")
+
+
+# -- 10 · Beyond one machine ---------------------------------------------------------------
+
+def _no_dask() -> Verdict | None:
+    """A verdict saying Dask is missing, or None when ``distributed`` can be imported."""
+    import importlib.util
+
+    if importlib.util.find_spec("distributed") is None:
+        return Verdict(False, "not checked: Dask is not installed (pip install -e '.[dask]'), "
+                              "so there is no cluster to check against")
+    return None
+
+
+@_judged
+def ex10_min_task(ms: Any, cost: Any = None) -> Verdict:
+    """The least work per task (ms) for the cluster's hop, ``cost["tiny"]["cluster"]``, to be
+    at most 10% of the task's time. ``cost`` is the notebook's measurements, ``COST``."""
+    if ms is None:
+        return _todo("set min_task_ms to an expression using COST")
+    if not _is_number(ms) or ms <= 0:
+        return _hint(f"min_task_ms must be a positive number of ms, got {ms!r}")
+    missing = _no_dask()
+    if missing is not None:
+        return missing
+    hop = cost.get("tiny", {}).get("cluster") if isinstance(cost, dict) else None
+    if not _is_number(hop) or hop <= 0:
+        return _hint("nothing measured to check against: pass the notebook's measurements, "
+                     "check.ex10_min_task(min_task_ms, COST), after running section 2")
+    if abs(ms - 10 * hop) <= 0.1 * 10 * hop:
+        return _pass(f"about {ms:.0f} ms of work per task, ten times the {hop:.2f} ms hop")
+    if abs(ms - hop) <= 0.1 * hop:
+        return _hint("that is the hop itself; at that size the hop is half of the task's time")
+    return _hint("the hop is a fixed cost per task; for it to be 10% or less, the work must "
+                 "be at least 10 times the hop")
+
+
+#: The deadline of ``ex10_call_tool``'s slow call (s); that tool has 4 x this much CPU work.
+EX10_LIMIT_S = 0.1
+
+
+class _Watched:
+    """An asynchronous Dask client that keeps every future its ``submit`` returns, so the
+    check can see whether the late one was cancelled (dropping a future is not cancelling it)."""
+
+    def __init__(self, client: Any) -> None:
+        self._client, self.futures = client, []
+
+    def submit(self, *args: Any, **kwargs: Any) -> Any:
+        future = self._client.submit(*args, **kwargs)
+        self.futures.append(future)
+        return future
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+def _unanswered(fn: Callable[..., Any]) -> bool:
+    """True if ``fn`` still raises NotImplementedError at once (probed without a cluster)."""
+    try:
+        coro = fn(None, 0, 0)
+    except Exception:
+        return False
+    if not inspect.iscoroutine(coro):
+        return False
+    try:
+        coro.send(None)
+    except NotImplementedError:
+        return True
+    except BaseException:  # an answer: it failed on the probe's client=None
+        pass
+    finally:
+        coro.close()
+    return False
+
+
+@_judged
+def ex10_call_tool(fn: Any) -> Verdict:
+    """``call_tool(client, ms, limit_s)``: burn(ms) on the cluster, cancelled past the deadline.
+
+    Runs on a small cluster in this process (a scheduler and one worker thread), once with
+    time to spare and once with a tool four times longer, in CPU time, than its deadline.
+    """
+    what = "call_tool(client, ms, limit_s), an async def"
+    _need_function(fn, what, is_async=True)
+    missing = _no_dask()
+    if missing is not None:
+        return missing
+    if _unanswered(fn):
+        return _todo(f"write {what}")
+    from distributed import Client, LocalCluster  # imported here: Dask is optional
+
+    async def trial(address):
+        async with Client(address, asynchronous=True) as client:
+            watched = _Watched(client)
+            try:
+                quick = await fn(watched, 5, 50 * EX10_LIMIT_S)
+                n_quick = len(watched.futures)
+                slow = await fn(watched, 4e3 * EX10_LIMIT_S, EX10_LIMIT_S)
+            except TimeoutError:
+                raise _Stop(_hint("a TimeoutError escaped; catch it and return "
+                                  "'timed out'")) from None
+            statuses = [f.status for f in watched.futures[n_quick:]]
+            return quick, slow, statuses
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tcp",
+                      host="127.0.0.1", dashboard_address=None, silence_logs=50,
+                      scheduler_kwargs={"dashboard_address": "127.0.0.1:0"}) as cluster:
+        quick, slow, statuses = _run_learner(lambda: trial(cluster.scheduler_address), what,
+                                             timeout=3 * TIMEOUT)
+    if inspect.iscoroutine(quick) or inspect.iscoroutine(slow):
+        for got in (quick, slow):
+            if inspect.iscoroutine(got):
+                got.close()
+        return _hint("you returned a coroutine: await the future")
+    if isinstance(quick, bool) or not isinstance(quick, int):
+        return _hint("with time to spare, return the tool's result (burn returns an int), "
+                     f"got {quick!r}")
+    if slow != "timed out":
+        return _hint(f"past limit_s, return 'timed out', got {slow!r}")
+    if not statuses:
+        return _hint("submit the tool with client.submit(burn, ms, pure=False)")
+    if any(s != "cancelled" for s in statuses):
+        return _hint("leaving the timeout stops waiting, but the task is still on the cluster: "
+                     "cancel the future (await future.cancel())")
+    return _pass("the result in time, 'timed out' past the limit, and the late task cancelled")
