@@ -1059,11 +1059,11 @@ def ex10_min_task(ms: Any, cost: Any = None) -> Verdict:
     at most 10% of the task's time. ``cost`` is the notebook's measurements, ``COST``."""
     if ms is None:
         return _todo("set min_task_ms to an expression using COST")
-    if not _is_number(ms) or ms <= 0:
-        return _hint(f"min_task_ms must be a positive number of ms, got {ms!r}")
     missing = _no_dask()
     if missing is not None:
         return missing
+    if not _is_number(ms) or ms <= 0:
+        return _hint(f"min_task_ms must be a positive number of ms, got {ms!r}")
     hop = cost.get("tiny", {}).get("cluster") if isinstance(cost, dict) else None
     if not _is_number(hop) or hop <= 0:
         return _hint("nothing measured to check against: pass the notebook's measurements, "
