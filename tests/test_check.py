@@ -10,22 +10,6 @@ import asynclab.check as check
 import pytest
 
 
-@pytest.fixture
-def offload_thread_started():
-    """Dask keeps one idle module-level "Dask-Offload" thread for the life of the process
-    (the notebook 10 checks start it); start it before the leak check takes its snapshot."""
-    try:
-        from distributed import utils
-    except ImportError:  # without Dask there is no such thread
-        return
-    utils._offload_executor.submit(int).result()
-
-
-@pytest.fixture(autouse=True)
-def nothing_leaks(offload_thread_started, nothing_leaks):  # noqa: F811 (extends conftest's)
-    yield
-
-
 @pytest.fixture(autouse=True)
 def short_timeout(monkeypatch):
     monkeypatch.setattr(check, "TIMEOUT", 1.0)  # so the hanging answers cost a second

@@ -54,22 +54,6 @@ def test_timed_job_returns_a_span():
     assert isinstance(span, Span) and span.cpu_ns >= 1_500_000 and span.end_ns > span.start_ns
 
 
-@pytest.fixture
-def offload_thread_started():
-    """Dask keeps one idle module-level "Dask-Offload" thread for the life of the process;
-    start it before the leak check takes its snapshot, so it is not counted as ours."""
-    try:
-        from distributed import utils
-    except ImportError:  # without Dask there is no such thread
-        return
-    utils._offload_executor.submit(int).result()
-
-
-@pytest.fixture(autouse=True)
-def nothing_leaks(offload_thread_started, nothing_leaks):  # noqa: F811 (extends conftest's)
-    yield
-
-
 def test_a_local_cluster_task_stream_becomes_spans():
     distributed = pytest.importorskip("distributed")
     import time
