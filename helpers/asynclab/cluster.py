@@ -55,47 +55,16 @@ def stream_spans(records: Iterable[Mapping[str, Any]], *, wall0: float,
 
 def add_stream_lanes(fig: Figure, spans: Iterable[StreamSpan], *, label: str = "Dask worker") -> Figure:
     """Add one lane per Dask worker to a ``Timeline.plot`` figure (same ms axis)."""
-    from matplotlib.patches import Patch
-
-    from .plotting import COLORS, span_patch
+    from .plotting import add_lanes
 
     spans = list(spans)
     if not all(isinstance(s, StreamSpan) for s in spans):
         raise TypeError("spans must be a list of StreamSpan (as returned by stream_spans)")
     if not isinstance(label, str):
         raise TypeError(f"label must be a string, got {type(label).__name__}")
-    if not spans:
-        return fig
-    ax = fig.axes[0]
-    labels = [t.get_text() for t in ax.get_yticklabels()]
-    workers: list[str] = []
-    for s in spans:
-        if s.worker not in workers:
-            workers.append(s.worker)
-    rows = [len(labels) + workers.index(s.worker) for s in spans]
-    x0 = [s.start_ms for s in spans]
-    x1 = [s.end_ms for s in spans]
-    ax.add_artist(span_patch(x0, x1, [r - 0.35 for r in rows], [r + 0.35 for r in rows], COLORS["job"]))
-    for a, b, r in zip(x0, x1, rows, strict=True):  # thin white edges: where one task ends
-        ax.plot([a, a], [r - 0.35, r + 0.35], color="white", lw=1)
-        ax.plot([b, b], [r - 0.35, r + 0.35], color="white", lw=1)
-    labels += [f"{label} {k + 1}" for k in range(len(workers))]
-    ax.set_yticks(range(len(labels)), labels)
-    ax.set_ylim(len(labels) - 0.5, -0.5)
-    lo, hi = ax.get_xlim()
-    ax.set_xlim(min(lo, min(x0)), max(hi, max(x1) * 1.01))
-    w, h = fig.get_size_inches()
-    fig.set_size_inches(w, min(12.0, h + 0.28 * len(workers)))
-    handles, names = [], []
-    for legend in list(fig.legends):
-        handles += list(legend.legend_handles)
-        names += [t.get_text() for t in legend.get_texts()]
-        legend.remove()
-    handles.append(Patch(color=COLORS["job"]))
-    names.append(f"task running on a {label.lower()} (its task stream)")
-    fig.legend(handles, names, loc="outside lower center", ncols=min(3, len(names)), fontsize=8,
-               frameon=False)
-    return fig
+    return add_lanes(fig, [s.worker for s in spans], [s.start_ms for s in spans],
+                     [s.end_ms for s in spans], lane_label=label, edges=True,
+                     legend_label=f"task running on a {label.lower()} (its task stream)")
 
 
 def plot_costs(costs: Mapping[str, Mapping[str, float]], *, title: str | None = None,

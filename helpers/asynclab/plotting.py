@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from .timeline import Timeline
 
-__all__ = ["COLORS", "LABELS", "merge_spans", "new_figure", "plot_timeline", "span_patch"]
+__all__ = ["COLORS", "LABELS", "add_lanes", "merge_spans", "new_figure", "plot_timeline", "span_patch"]
 
 #: The house colours (Okabe-Ito, safe for colour-blind readers): one meaning each,
 #: in every notebook.
@@ -225,3 +225,49 @@ def _legend(ax: Axes, keys: list[str]) -> None:
     if handles:
         ax.figure.legend(handles=handles, loc="outside lower center", ncols=min(4, len(handles)),
                          fontsize=8, frameon=False)
+
+
+def add_lanes(fig: Figure, workers: list[str], x0, x1, *, lane_label: str, legend_label: str,
+              edges: bool = False) -> Figure:
+    """Add one lane per distinct worker (in order of first appearance) below the lanes of a
+    ``plot_timeline`` figure, with a "job running" span per entry (same ms axis).
+
+    For work the recorder cannot see: jobs in other processes, a cluster's task stream.
+    ``edges`` marks where each span starts and ends (back-to-back tasks stay distinct).
+    """
+    from matplotlib.collections import LineCollection
+    from matplotlib.patches import Patch
+
+    if not workers:
+        return fig
+    ax = fig.axes[0]
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    order: list[str] = []
+    for w in workers:
+        if w not in order:
+            order.append(w)
+    rows = np.array([len(labels) + order.index(w) for w in workers], dtype=float)
+    x0, x1 = np.asarray(x0, dtype=float), np.asarray(x1, dtype=float)
+    ax.add_artist(span_patch(x0, x1, rows - 0.35, rows + 0.35, COLORS["job"]))
+    if edges:  # one collection for all edges, not one artist per span
+        ticks = [[(x, r - 0.35), (x, r + 0.35)] for x, r in zip(np.r_[x0, x1], np.r_[rows, rows],
+                                                                   strict=True)]
+        ax.add_collection(LineCollection(ticks, colors="white", linewidths=1), autolim=False)
+    labels += [f"{lane_label} {k + 1}" for k in range(len(order))]
+    ax.set_yticks(range(len(labels)), labels)
+    ax.set_ylim(len(labels) - 0.5, -0.5)
+    lo, hi = ax.get_xlim()
+    ax.set_xlim(min(lo, float(x0.min())), max(hi, float(x1.max()) * 1.01))
+    w, h = fig.get_size_inches()
+    fig.set_size_inches(w, min(12.0, h + 0.28 * len(order)))
+    handles, names = [], []
+    for legend in list(fig.legends):
+        handles += list(legend.legend_handles)
+        names += [t.get_text() for t in legend.get_texts()]
+        legend.remove()
+    if LABELS["job"] not in names:  # one meaning per colour: one legend entry for it
+        handles.append(Patch(color=COLORS["job"]))
+        names.append(legend_label)
+    fig.legend(handles, names, loc="outside lower center", ncols=min(4, len(names)), fontsize=8,
+               frameon=False)
+    return fig

@@ -216,42 +216,15 @@ def start_workers(pool, workers: int, *, timeout: float = 30.0) -> float:
 def add_worker_lanes(fig: Figure, spans: Iterable[Span], t0_ns: int, *, label: str = "process") -> Figure:
     """Add one lane per worker to a ``Timeline.plot`` figure, for jobs the recorder cannot
     see (jobs in other processes); ``t0_ns`` is the recording's start (``perf_counter_ns``)."""
-    from matplotlib.patches import Patch
-
-    from .plotting import COLORS, LABELS, span_patch
+    from .plotting import add_lanes
 
     spans = list(spans)
     if not all(isinstance(s, Span) for s in spans):
         raise TypeError("spans must be a list of Span (as returned by timed_burn)")
-    if not spans:
-        return fig
-    ax = fig.axes[0]
-    labels = [t.get_text() for t in ax.get_yticklabels()]
-    workers: list[str] = []
-    for s in sorted(spans, key=lambda s: s.start_ns):
-        if s.worker not in workers:
-            workers.append(s.worker)
-    rows = [len(labels) + workers.index(s.worker) for s in spans]
-    x0 = [(s.start_ns - t0_ns) / 1e6 for s in spans]
-    x1 = [(s.end_ns - t0_ns) / 1e6 for s in spans]
-    ax.add_artist(span_patch(x0, x1, [r - 0.35 for r in rows], [r + 0.35 for r in rows], COLORS["job"]))
-    labels += [f"{label} {k + 1}" for k in range(len(workers))]
-    ax.set_yticks(range(len(labels)), labels)
-    ax.set_ylim(len(labels) - 0.5, -0.5)
-    lo, hi = ax.get_xlim()
-    ax.set_xlim(lo, max(hi, max(x1) * 1.01))
-    w, h = fig.get_size_inches()
-    fig.set_size_inches(w, min(12.0, h + 0.28 * len(workers)))
-    handles, names = [], []
-    for legend in list(fig.legends):
-        handles += list(legend.legend_handles)
-        names += [t.get_text() for t in legend.get_texts()]
-        legend.remove()
-    if LABELS["job"] not in names:
-        handles.append(Patch(color=COLORS["job"]))
-        names.append(f"job running in a worker {label}")
-    fig.legend(handles, names, loc="outside lower center", ncols=min(4, len(names)), fontsize=8, frameon=False)
-    return fig
+    spans.sort(key=lambda s: s.start_ns)  # lanes numbered in the order workers started
+    return add_lanes(fig, [s.worker for s in spans], [(s.start_ns - t0_ns) / 1e6 for s in spans],
+                     [(s.end_ns - t0_ns) / 1e6 for s in spans], lane_label=label,
+                     legend_label=f"job running in a worker {label}")
 
 
 def best_of(trial, *, runs: int = 3, max_runs: int = 10, good_enough: float = math.inf,
