@@ -152,16 +152,20 @@ class SimulatedLLM:
         tokens = [w if i == 0 else " " + w for i, w in enumerate(words)]
         return ttft * self.time_scale, self.time_scale / tps, tokens
 
-    # --- the API ----------------------------------------------------------------------
-    async def complete(self, prompt: str, *, max_tokens: int = 32) -> Completion:
-        """The whole answer at once, after TTFT + ``max_tokens`` / tokens-per-second."""
-        _check_request(prompt, max_tokens)
+    async def _admit_or_fail(self, prompt: str) -> None:
+        """Let a request in, or raise its 429 / 5xx (a 5xx only after its time to fail)."""
         await asyncio.sleep(0)
         try:
             self._admit()
         except ServerError:
             await asyncio.sleep(self._draw(prompt, 1)[0])
             raise
+
+    # --- the API ----------------------------------------------------------------------
+    async def complete(self, prompt: str, *, max_tokens: int = 32) -> Completion:
+        """The whole answer at once, after TTFT + ``max_tokens`` / tokens-per-second."""
+        _check_request(prompt, max_tokens)
+        await self._admit_or_fail(prompt)
         ttft, per_token, tokens = self._draw(prompt, max_tokens)
         await asyncio.sleep(ttft + per_token * max_tokens)
         return Completion("".join(tokens), max_tokens)
@@ -169,12 +173,7 @@ class SimulatedLLM:
     async def stream(self, prompt: str, *, max_tokens: int = 32) -> AsyncIterator[str]:
         """Tokens one by one, as they are generated (an async generator)."""
         _check_request(prompt, max_tokens)
-        await asyncio.sleep(0)
-        try:
-            self._admit()
-        except ServerError:
-            await asyncio.sleep(self._draw(prompt, 1)[0])
-            raise
+        await self._admit_or_fail(prompt)
         ttft, per_token, tokens = self._draw(prompt, max_tokens)
         start = perf_counter()
         for i, token in enumerate(tokens):
