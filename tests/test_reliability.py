@@ -25,6 +25,7 @@ from kernel_harness import (
     first_run,
     notebook_paths,
 )
+from waiting import wait_for
 
 NOTEBOOKS = notebook_paths()
 IDS = [p.stem for p in NOTEBOOKS]
@@ -243,15 +244,6 @@ def open_slow_requests(port: int, n: int) -> list[socket.socket]:
     return clients
 
 
-def wait_for(condition, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
-
-
 @pytest.mark.timeout(120)
 def test_stopping_with_200_requests_in_flight_is_clean_and_the_port_is_reusable(caplog):
     caplog.set_level(logging.DEBUG)
@@ -261,7 +253,7 @@ def test_stopping_with_200_requests_in_flight_is_clean_and_the_port_is_reusable(
         with serve(latency=0) as srv:
             port = srv.port
             clients = open_slow_requests(port, 200)
-            assert wait_for(lambda: srv.stats()["in_flight"] == 200), srv.stats()
+            assert wait_for(lambda: srv.stats()["in_flight"] == 200, timeout=10), srv.stats()
             start = time.perf_counter()
         took = time.perf_counter() - start
         for sock in clients:

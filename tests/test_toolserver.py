@@ -10,6 +10,7 @@ import pytest
 import requests
 from asynclab import toolserver
 from asynclab.toolserver import serve
+from waiting import wait_for
 
 # --- helpers: a raw HTTP client, so malformed requests reach the server as written -------
 
@@ -44,16 +45,6 @@ def get(path: str) -> bytes:
 def assert_refuses(port: int) -> None:
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
-
-
-def wait_for(condition, timeout: float = 5.0) -> bool:
-    """Poll ``condition`` until it holds (True) or ``timeout`` seconds pass (False)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
 
 
 def timed_get(url: str, **kwargs) -> tuple[float, requests.Response]:

@@ -9,24 +9,16 @@ Refuses to save a notebook whose outputs contain an error or a path of this mach
 from __future__ import annotations
 
 import json
-import os
-import re
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import nbformat
+from hygiene import machine_paths
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
-
-
-def machine_paths() -> re.Pattern[str]:
-    roots = {str(ROOT), str(ROOT.parent), os.path.expanduser("~"), tempfile.gettempdir(), sys.base_prefix, sys.prefix}
-    alts = "|".join(re.escape(r.rstrip("/") + "/") for r in sorted(roots) if r and r != "/")
-    return re.compile(alts + "|site-packages")
 
 
 def execute(path: Path) -> float:

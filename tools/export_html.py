@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import argparse
 import html
-import os
 import re
 import sys
-import tempfile
 from pathlib import Path
 
 import mistune
 import nbformat
+from hygiene import machine_paths
 from nbconvert import HTMLExporter
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -45,13 +44,6 @@ EXTRA_CSS = """
 }
 </style>
 """
-
-
-def machine_paths() -> re.Pattern[str]:
-    roots = {str(ROOT), str(ROOT.parent), os.path.expanduser("~"), tempfile.gettempdir(),
-             sys.base_prefix, sys.prefix}
-    alts = "|".join(re.escape(r.rstrip("/") + "/") for r in sorted(roots) if r and r != "/")
-    return re.compile(alts + "|site-packages")
 
 
 def title_of(nb) -> str:

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 
-from ._check import check_choice, check_number
 from .plotting import COLORS, LABELS, merge_spans, new_figure, span_patch
+from .validate import check_choice, check_number
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

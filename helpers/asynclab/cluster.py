@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ._check import check_number
+from .validate import check_number
 from .workloads import Span, burn
 
 if TYPE_CHECKING:

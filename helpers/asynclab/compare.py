@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from ._check import check_number
+from .validate import check_number
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

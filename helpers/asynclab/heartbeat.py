@@ -10,7 +10,7 @@ from time import perf_counter_ns
 
 import numpy as np
 
-from ._check import check_number
+from .validate import check_number
 
 __all__ = ["Heartbeat", "heartbeat"]
 

@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator
 from time import perf_counter
 from typing import Any, NamedTuple
 
-from ._check import check_int, check_number
+from .validate import check_int, check_number
 
 __all__ = ["Call", "Completion", "LLMError", "RateLimited", "ServerError", "SimulatedLLM"]
 

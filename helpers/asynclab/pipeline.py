@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._check import check_number
 from .plotting import COLORS, new_figure
+from .validate import check_number
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

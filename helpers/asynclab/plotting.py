@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ._check import check_int, check_number
+from .validate import check_int, check_number
 
 if TYPE_CHECKING:
     from collections.abc import Iterable

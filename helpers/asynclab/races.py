@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._check import check_callable, check_int, check_number
 from .plotting import COLORS, new_figure
 from .runner import run
+from .validate import check_callable, check_int, check_number
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -27,8 +27,8 @@ from concurrent.futures import ThreadPoolExecutor
 from time import perf_counter_ns
 from typing import Any
 
-from ._check import check_int
 from .timeline import Timeline, _finalise
+from .validate import check_int
 
 __all__ = ["record", "traced_pool", "TracedThreadPool", "is_patched"]
 

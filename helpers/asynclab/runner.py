@@ -15,7 +15,7 @@ import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-from ._check import check_coroutine, check_number
+from .validate import check_coroutine, check_number
 
 __all__ = ["run", "ExperimentTimeout"]
 

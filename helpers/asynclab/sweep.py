@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ._check import check_callable, check_int, check_number
+from .validate import check_callable, check_int, check_number
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from ._check import check_number
+from .validate import check_number
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

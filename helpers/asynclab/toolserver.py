@@ -23,7 +23,7 @@ import warnings
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote
 
-from ._check import check_int, check_number
+from .validate import check_int, check_number
 
 __all__ = ["serve", "ToolServer", "ENDPOINTS"]
 

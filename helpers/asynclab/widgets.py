@@ -15,7 +15,7 @@ from typing import Any
 import ipywidgets as W
 from IPython.display import display
 
-from ._check import check_callable
+from .validate import check_callable
 
 __all__ = ["Panel"]
 

@@ -1,4 +1,4 @@
-"""Argument checks shared by every public function: fail at the door, naming the parameter."""
+"""Argument validation shared by every public function: fail at the door, naming the parameter."""
 
 from __future__ import annotations
 
