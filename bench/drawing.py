@@ -18,6 +18,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from asynclab.records import TimelineData  # noqa: E402
 from asynclab.timeline import Timeline  # noqa: E402
 
 
@@ -30,18 +31,13 @@ def synthetic_timeline(spans: int, seed: int = 0) -> Timeline:
     start = np.cumsum(dur + gap) - dur
     end = start + dur
     lane = (np.arange(spans) % n_tasks).astype(np.int32)
-    tl = Timeline()
-    tl.wall_ms = float(end[-1]) + 0.01
-    tl.task_names = [f"Task-{i + 1}" for i in range(n_tasks)]
-    tl.threads = []
-    tl.step_start, tl.step_end, tl.step_lane = start, end, lane
-    tl._created = np.zeros(n_tasks)
-    tl._outcomes = ["done"] * n_tasks
     empty = np.zeros(0)
-    tl._job_submit, tl._job_start, tl._job_end = empty, empty, empty
-    tl._job_thread = np.zeros(0, dtype=np.int64)
-    tl._ready = True
-    return tl
+    return Timeline.of(TimelineData(
+        wall_ms=float(end[-1]) + 0.01, task_names=[f"Task-{i + 1}" for i in range(n_tasks)],
+        created_ms=np.zeros(n_tasks), outcomes=["done"] * n_tasks,
+        step_start=start, step_end=end, step_lane=lane, threads=[],
+        job_submit=empty, job_start=empty, job_end=empty, job_thread=np.zeros(0, dtype=np.int64),
+    ))
 
 
 def _png(fig) -> int:
@@ -58,8 +54,8 @@ def time_plot(tl: Timeline) -> float:
 
 
 def time_broken_barh(tl: Timeline, max_task_lanes: int = 30) -> float:
-    """The same spans with one ``broken_barh`` call per lane (FINDINGS 6's best plain
-    matplotlib method short of collections), tasks grouped into lanes as ``plot`` does."""
+    """The same spans with one ``broken_barh`` call per lane (the best plain matplotlib
+    method short of collections), tasks grouped into lanes as ``plot`` does."""
     t0 = time.perf_counter()
     n_tasks = len(tl.task_names)
     group = max(1, -(-n_tasks // max_task_lanes))

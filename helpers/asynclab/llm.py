@@ -3,8 +3,8 @@
 Time to first token is lognormal, output streams at a few dozen tokens per second, a
 shared requests-per-minute limit answers ``RateLimited(retry_after)`` (a 429 with
 ``Retry-After``) and a small fraction of calls fail with ``ServerError`` (a 5xx). The
-defaults follow FINDINGS 7 (TTFT median 0.4 s, p95 2 s; 60 +- 15 tokens/s; 50 requests
-per minute; 2 % errors); ``time_scale`` shrinks every duration so that a notebook runs
+defaults follow what hosted chat models show (time to first token: median about
+0.4 s, p95 about 2 s; 60 +- 15 tokens/s; 50 requests per minute; 1-3 % errors); ``time_scale`` shrinks every duration so that a notebook runs
 them in seconds (0.05: a simulated minute lasts 3 s). Draws come from
 ``random.Random(seed)``, so a run is reproducible.
 

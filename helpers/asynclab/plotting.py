@@ -1,7 +1,8 @@
 """Figures in the house style: one meaning per colour, time in ms, fast at any size.
 
-Spans are drawn as one compound path per colour (FINDINGS 6): 100,000 spans cost about
-as much as a single artist, where ``broken_barh`` or one ``Rectangle`` each would not.
+Spans are drawn as one compound path per colour: 100,000 spans cost about as much as a
+single artist, where ``broken_barh`` or one ``Rectangle`` each would not (docs/recorder.md
+has the measurements).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-    from .timeline import Timeline
+    from .records import TimelineData
 
 __all__ = ["COLORS", "LABELS", "add_lanes", "merge_spans", "new_figure", "plot_timeline", "span_patch"]
 
@@ -100,7 +101,7 @@ def merge_spans(x0, x1, rows, gap: float):
 
 
 def plot_timeline(
-    tl: Timeline,
+    tl: TimelineData,
     *,
     title: str | None = None,
     blocked_ms: float = 10.0,
@@ -109,12 +110,11 @@ def plot_timeline(
     width: float = 9.0,
     tasks: Iterable[str] | None = None,
 ) -> Figure:
-    """Draw ``tl``: an "event loop" lane, one lane per task (running vs waiting) and one per
+    """Draw ``tl`` (a ``Timeline``'s ``data``): an "event loop" lane, one lane per task (running vs waiting) and one per
     worker thread (queued vs running). Steps of at least ``blocked_ms`` are drawn as
     blocking the loop. With more than ``max_task_lanes`` tasks, neighbours share a lane.
     ``tasks`` (task names) keeps only those tasks' lanes, for example to leave out a
     library's internal tasks; the event-loop lane still shows every step the loop ran."""
-    tl._check_ready()
     blocked_ms = check_number("blocked_ms", blocked_ms, 0, 1e7, lo_open=True)
     max_task_lanes = check_int("max_task_lanes", max_task_lanes, 1, 200)
     width = check_number("width", width, 3, 30)
@@ -171,8 +171,8 @@ def plot_timeline(
     # Tasks: a thin "waiting" bar from creation to completion, "running" bars on top.
     task_rows = np.full(len(tl.task_names), -1)  # -1: a task not drawn
     task_rows[shown] = first_task_row + np.arange(n_tasks) // group
-    finished, _, _ = tl._task_arrays()
-    created = tl._created
+    finished, _, _ = tl.task_ends()
+    created = tl.created_ms
     done = np.where(np.isnan(finished), x_max, finished)
     bars(created[shown], done[shown], task_rows[shown], "waiting", 0.28)
     lanes = tl.step_lane
@@ -185,16 +185,16 @@ def plot_timeline(
         bars(tl.step_start[long], tl.step_end[long], np.zeros(long.sum()), "blocked", 0.7)
     # Outcomes worth a marker.
     for key, marker in (("failed", "X"), ("cancelled", "o")):
-        idx = [i for i, outcome in enumerate(tl._outcomes) if outcome == key and task_rows[i] >= 0]
+        idx = [i for i, outcome in enumerate(tl.outcomes) if outcome == key and task_rows[i] >= 0]
         if idx:
             ax.scatter(done[idx], task_rows[idx], marker=marker, s=36, zorder=3,
                        facecolor=COLORS[key] if marker == "X" else "none",
                        edgecolor=COLORS[key], linewidth=1.2)
             used.add(key)
     # Worker threads: queued (thin, from submit to start) and running.
-    thread_rows = first_thread_row + tl._job_thread
-    bars(tl._job_submit, tl._job_start, thread_rows, "queued", 0.28)
-    bars(tl._job_start, tl._job_end, thread_rows, "job", 0.7)
+    thread_rows = first_thread_row + tl.job_thread
+    bars(tl.job_submit, tl.job_start, thread_rows, "queued", 0.28)
+    bars(tl.job_start, tl.job_end, thread_rows, "job", 0.7)
 
     ax.set_xlim(0, x_max * 1.01)
     ax.set_ylim(n_rows - 0.5, -0.5)

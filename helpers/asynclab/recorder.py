@@ -1,6 +1,6 @@
 """``record()``: record what really runs on the event loop, and in thread pools.
 
-How it works (FINDINGS 5): every callback an asyncio loop runs, including each step of
+How it works (docs/recorder.md says more): every callback an asyncio loop runs, including each step of
 each task, goes through ``asyncio.events.Handle._run``. While a recording is active that
 one method is replaced by a version that timestamps task steps into flat arrays, so the
 cost is a few attribute looks-ups and two clock reads per step. Only handles whose
@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import re
 import threading
 from array import array
 from collections.abc import Iterator
@@ -27,10 +28,13 @@ from concurrent.futures import ThreadPoolExecutor
 from time import perf_counter_ns
 from typing import Any
 
-from .timeline import Timeline, _finalise
+import numpy as np
+
+from .records import TimelineData
+from .timeline import Timeline
 from .validate import check_int
 
-__all__ = ["record", "traced_pool", "TracedThreadPool", "is_patched"]
+__all__ = ["record", "traced_pool", "TracedThreadPool", "is_patched", "follow_run"]
 
 _ACTIVE: contextvars.ContextVar[_Recording | None] = contextvars.ContextVar(
     "asynclab_recording", default=None
@@ -38,6 +42,7 @@ _ACTIVE: contextvars.ContextVar[_Recording | None] = contextvars.ContextVar(
 _ORIGINAL_RUN = asyncio.events.Handle._run
 _TASK_TYPES = tuple({asyncio.Task, asyncio.tasks._PyTask})
 _CLOSED = object()  # a recording's ``loop`` after it ended: no handle's loop is this
+_DEFAULT_NAME = re.compile(r"Task-\d+")  # asyncio's name for a task nobody named
 
 _patch_lock = threading.Lock()
 _patch_users = 0
@@ -212,8 +217,8 @@ def _attach(rec: _Recording, loop: asyncio.AbstractEventLoop) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _adopt_running_loop() -> Iterator[None]:
-    """Used by ``asynclab.run``: a recording around the call follows it onto its fresh loop.
+def follow_run() -> Iterator[None]:
+    """Used by ``asynclab.run`` on its fresh loop: a recording around the call follows it.
 
     The caller is blocked in ``run`` meanwhile (a notebook cell, say), so the recording
     moves to the new loop for the run's duration, and the run's main task takes over the
@@ -273,4 +278,50 @@ def record() -> Iterator[Timeline]:
         rec.loop = _CLOSED
         _unpatch()
         _ACTIVE.reset(token)
-        _finalise(timeline, rec)
+        timeline.load(_timeline_data(rec))
+
+
+def _outcome(task: Any) -> str:
+    # Read the private state so that a failed task's exception is not marked as retrieved
+    # (which would silence asyncio's "Task exception was never retrieved" warning).
+    state = getattr(task, "_state", "PENDING")
+    if state == "CANCELLED":
+        return "cancelled"
+    if state == "FINISHED":
+        return "failed" if getattr(task, "_exception", None) is not None else "done"
+    return "running"
+
+
+def _timeline_data(rec: _Recording) -> TimelineData:
+    """Turn the raw record into arrays in ms from the start."""
+    t0 = rec.t_start
+    n = min(len(rec.starts), len(rec.ends), len(rec.lanes))
+    names = []
+    for task in rec.tasks:
+        name = task.get_name()
+        if task is rec.main_task and _DEFAULT_NAME.fullmatch(name):
+            name = "main"
+        names.append(name)
+    jobs = list(rec.jobs)
+    thread_index: dict[Any, int] = {}
+    threads: list[str] = []
+    for job in sorted(jobs, key=lambda j: j[1]):
+        if job[3] not in thread_index:
+            thread_index[job[3]] = len(threads)
+            threads.append(job[3].name)
+    job_ms = (np.array([j[:3] for j in jobs], dtype=np.int64).reshape(-1, 3) - t0) / 1e6
+    return TimelineData(
+        wall_ms=(rec.t_end - t0) / 1e6,
+        task_names=names,
+        # A task created before the recording began (marked -1) is alive from its start.
+        created_ms=np.maximum((np.array(rec.created, dtype=np.int64) - t0) / 1e6, 0.0),
+        outcomes=[_outcome(t) for t in rec.tasks],
+        step_start=(np.frombuffer(rec.starts, dtype=np.int64)[:n] - t0) / 1e6,
+        step_end=(np.frombuffer(rec.ends, dtype=np.int64)[:n] - t0) / 1e6,
+        step_lane=np.frombuffer(rec.lanes, dtype=np.int32)[:n],
+        threads=threads,
+        job_submit=job_ms[:, 0],
+        job_start=job_ms[:, 1],
+        job_end=job_ms[:, 2],
+        job_thread=[thread_index[j[3]] for j in jobs],
+    )

@@ -59,8 +59,8 @@ def _run_fresh(coro: Coroutine[Any, Any, T]) -> T:
 
 
 async def _bounded(coro: Coroutine[Any, Any, T], timeout: float | None, box: dict | None) -> T:
-    # Imported here so the recorder can ask ``run`` to adopt this fresh loop.
-    from .recorder import _adopt_running_loop
+    # Imported here: only a run inside a record() block needs the recorder.
+    from .recorder import follow_run
 
     if box is not None:
         box["loop"] = asyncio.get_running_loop()
@@ -68,7 +68,7 @@ async def _bounded(coro: Coroutine[Any, Any, T], timeout: float | None, box: dic
         if box["stop"].is_set():  # interrupted before we got here
             coro.close()
             raise asyncio.CancelledError
-    with _adopt_running_loop():
+    with follow_run():
         try:
             async with asyncio.timeout(timeout) as scope:
                 return await coro

@@ -2,7 +2,7 @@
 
 For ``J`` equal jobs of latency ``L`` on ``N`` workers the ideal makespan is
 ``ceil(J / N) * L`` and the ideal throughput ``N / L`` (while ``N <= J``); efficiency is
-``ideal / measured`` (FINDINGS 5). ``sweep`` calls a trial once per worker count and
+``ideal / measured``. ``sweep`` calls a trial once per worker count and
 collects ``SweepPoint`` rows; ``plot_sweep`` draws them with the ideal in the house grey.
 The job functions here live in a module so that process-pool workers can import them.
 """
