@@ -1,0 +1,42 @@
+"""asynclab.check.ex07: the checks of notebook 07 (pipelines)."""
+
+import random
+
+import asynclab.check as check
+from test_check_core import (
+    hints,
+    passes,
+    short_timeout,  # noqa: F401 (autouse: a hanging answer costs a second)
+)
+
+
+def test_ex07_bottleneck():
+    passes(check.ex07_bottleneck("fetch"))
+    hints(check.ex07_bottleneck("summarise"), "least capacity")
+
+
+def test_ex07_backoff():
+    def backoff_delay(attempt, retry_after=None):
+        ceiling = min(2.0, 0.1 * 2**attempt)
+        return max(ceiling / 2 + random.uniform(0, ceiling / 2), retry_after or 0)
+
+    def no_cap(attempt, retry_after=None):
+        ceiling = 0.1 * 2**attempt
+        return max(ceiling / 2 + random.uniform(0, ceiling / 2), retry_after or 0)
+
+    def full_jitter(attempt, retry_after=None):
+        return max(random.uniform(0, min(2.0, 0.1 * 2**attempt)), retry_after or 0)
+
+    def no_jitter(attempt, retry_after=None):
+        return max(min(2.0, 0.1 * 2**attempt), retry_after or 0)
+
+    def ignores_retry_after(attempt, retry_after=None):
+        ceiling = min(2.0, 0.1 * 2**attempt)
+        return ceiling / 2 + random.uniform(0, ceiling / 2)
+
+    passes(check.ex07_backoff(backoff_delay))
+    hints(check.ex07_backoff(no_cap), "cap")
+    hints(check.ex07_backoff(full_jitter), "at least half")
+    hints(check.ex07_backoff(no_jitter), "retry storm")
+    hints(check.ex07_backoff(ignores_retry_after), "Retry-After")
+    hints(check.ex07_backoff(lambda attempt, retry_after=None: "soon"), "number of seconds")
