@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
           --nbval-cell-timeout=120
 
-.PHONY: setup lab test test-fast bench notebooks environment student html clean
+.PHONY: setup lab test test-fast bench sync notebooks environment student html clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed, this is " + sys.version'
@@ -32,7 +32,10 @@ bench: setup  ## the instruments' costs and fidelity, as a table with the goals 
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python bench/run.py
 
-notebooks: setup  ## re-execute and save every notebook (after editing one)
+sync: setup  ## sync each notebook with its text source notebooks/NN_name.md (the newer file wins)
+	$(BIN)/jupytext --sync --quiet notebooks/[0-9][0-9]_*.md notebooks/*.ipynb
+
+notebooks: sync  ## after editing a .md: sync, then re-execute and save every notebook
 	$(BIN)/python tools/execute_notebooks.py
 
 student: setup  ## the notebooks without solutions or outputs, in student/
