@@ -10,6 +10,10 @@
 - ``Kernel``: a bare kernel for the interrupt tests (execute, interrupt, wait).
 - ``comparable_outputs(nb)``: cell outputs as nbval compares them, after
   ``tests/nbval_sanitize.cfg``.
+
+The code run inside the kernel lives in tests/kernel_probes/ (baseline.py, leak_check.py,
+sweep.py), read here at import; ``baseline_cell()``, ``leak_check_cell(ports)`` and
+``sweep_cell(bound)`` append the call that runs it.
 """
 
 from __future__ import annotations
@@ -54,158 +58,34 @@ def notebook_paths() -> list[Path]:
 
 
 # --- code injected into the kernel ----------------------------------------------------
+# The probes are real Python files in tests/kernel_probes/ (linted, importable in-process);
+# a cell sends a probe's text, then the call the harness appends to it.
 
-BASELINE_CODE = r'''
-def _reliability_baseline():
-    import asyncio, threading, psutil
-    me = psutil.Process()
-    return {
-        "threads": {t.ident: t.name for t in threading.enumerate()},
-        "tasks": set(asyncio.all_tasks(asyncio.get_running_loop())),
-        "children": {p.pid for p in me.children(recursive=True)},
-        "connections": {(c.laddr, c.raddr, c.status) for c in me.net_connections("inet")},
-    }
-__reliability__ = _reliability_baseline()
-del _reliability_baseline
-'''
+PROBES = ROOT / "tests" / "kernel_probes"
+BASELINE_CODE = (PROBES / "baseline.py").read_text()
+LEAK_CHECK_CODE = (PROBES / "leak_check.py").read_text()
+SWEEP_CODE = (PROBES / "sweep.py").read_text()
+_PRINT_MARKED = f"print({MARK!r} + __import__('json').dumps({{}}))"
 
-# Top-level await, so the kernel loop can run while we wait for exiting things to go.
-LEAK_CHECK_CODE = r'''
-# Threads the kernel itself starts lazily (pyzmq frees zero-copy message buffers in one).
-KERNEL_THREADS = {"zmq.utils.garbage.GarbageCollectorThread"}
-# multiprocessing's resource tracker: one per process, started by the first process pool
-# (by design; it ends with the kernel). Any other child process is a leak.
-KERNEL_CHILD = "from multiprocessing.resource_tracker import main"
-# Library singletons, one per process whatever the notebook does: dask.distributed's
-# offload thread (distributed.utils._offload_executor, started on first use).
-LIBRARY_THREADS = ("Dask-Offload",)
 
-async def _reliability_leaks(kernel_ports, settle=5.0):
-    import asyncio, gc, sys, threading, time, psutil
-    base = __reliability__
-    me = psutil.Process()
-    loop = asyncio.get_running_loop()
+def baseline_cell() -> str:
+    """Take the baseline into ``__reliability__``, in the kernel's namespace."""
+    return (BASELINE_CODE
+            + "\n__reliability__ = _reliability_baseline()\ndel _reliability_baseline\n")
 
-    def running_this_cell(task):
-        # The kernel runs each cell in fresh tasks (ipykernel 7): this cell's own task and
-        # the kernel tasks awaiting it are not the notebook's.
-        seen = set()
-        while isinstance(task, asyncio.Future) and id(task) not in seen:
-            if task is asyncio.current_task():
-                return True
-            seen.add(id(task))
-            task = getattr(task, "_fut_waiter", None)
-        return False
 
-    def survey():
-        gc.collect()  # garbage in reference cycles (a Response in a traceback) is not a leak
-        found = {}
-        threads = [f"{t.name} ({type(t).__module__}.{type(t).__qualname__}, "
-                   f"target {getattr(t, '_target', None)!r})" for t in threading.enumerate()
-                   if t.is_alive() and base["threads"].get(t.ident) != t.name
-                   and f"{type(t).__module__}.{type(t).__qualname__}" not in KERNEL_THREADS
-                   and not t.name.startswith(LIBRARY_THREADS)]
-        if threads:
-            found["threads"] = threads
-        tasks = [repr(t) for t in asyncio.all_tasks(loop)
-                 if t not in base["tasks"] and not t.done() and not running_this_cell(t)]
-        if tasks:
-            found["tasks"] = tasks
-        children = []
-        for p in me.children(recursive=True):
-            if p.pid in base["children"]:
-                continue
-            try:
-                if KERNEL_CHILD in " ".join(p.cmdline()):
-                    continue
-                children.append(f"pid {p.pid} {p.status()} {' '.join(p.cmdline())[:120]}")
-            except psutil.Error:  # gone meanwhile
-                pass
-        if children:
-            found["children"] = children
-        conns = [f"{c.status} {c.laddr} -> {c.raddr or '-'}"
-                 for c in me.net_connections("inet")
-                 if (c.laddr, c.raddr, c.status) not in base["connections"]
-                 and c.laddr.port not in kernel_ports
-                 and not (c.raddr and c.raddr.port in kernel_ports)]
-        if conns:
-            found["connections"] = conns
-        recorder = sys.modules.get("asynclab.recorder")
-        if recorder is not None and recorder.is_patched():
-            found["patched"] = ["asynclab.recorder.is_patched() is True"]
-        return found
+def leak_check_cell(kernel_ports: list[int]) -> str:
+    """Print what is new since the baseline, as a marked JSON line (top-level await, so the
+    kernel's loop runs while the check waits for exiting things to go)."""
+    call = f"await _reliability_leaks(kernel_ports={list(kernel_ports)!r}, base=__reliability__)"
+    return (LEAK_CHECK_CODE + "\n" + _PRINT_MARKED.format(call)
+            + "\ndel _reliability_leaks, KERNEL_THREADS, KERNEL_CHILD, LIBRARY_THREADS\n")
 
-    deadline = time.monotonic() + settle
-    while (found := survey()) and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)  # let exiting threads end and cancelled tasks finish
-    return found
 
-print("@@reliability@@" + __import__("json").dumps(await _reliability_leaks(KERNEL_PORTS)))
-del _reliability_leaks, KERNEL_THREADS, KERNEL_CHILD, LIBRARY_THREADS
-'''
-
-SWEEP_CODE = r'''
-def _reliability_sweep(bound):
-    import gc, sys, time, traceback
-    widgets = sys.modules.get("asynclab.widgets")
-    if widgets is None:
-        return {"panels": [], "cases": [], "failures": []}
-    ns = get_ipython().user_ns
-    panels = {}
-    for name, value in list(ns.items()):
-        if isinstance(value, widgets.Panel) and not name.startswith("_") and id(value) not in panels:
-            panels[id(value)] = (name, value)
-    for obj in gc.get_objects():  # panels not bound to a name of their own
-        if isinstance(obj, widgets.Panel) and id(obj) not in panels:
-            panels[id(obj)] = (f"<unnamed Panel {len(panels)}>", obj)
-
-    def values_of(control):
-        default = control.value
-        if hasattr(control, "_options_values"):  # Dropdown, RadioButtons, SelectionSlider...
-            values = list(control._options_values)
-        elif isinstance(default, bool):
-            values = [not default]
-        elif isinstance(default, tuple) and hasattr(control, "min"):  # range sliders
-            values = [(control.min, control.min), (control.max, control.max),
-                      (control.min, control.max)]
-        elif hasattr(control, "min") and hasattr(control, "max"):
-            values = [control.min, control.max]
-        else:
-            values = []  # free text and the like: the default only
-        # The default last: it restores the control for the next one.
-        return [v for v in values if v != default] + [default]
-
-    cases, failures = [], []
-    for name, panel in panels.values():
-        for control_name, control in panel.controls.items():
-            for value in values_of(control):
-                start = time.perf_counter()
-                error = None
-                try:
-                    panel.run(**{control_name: value})
-                except BaseException as exc:
-                    error = "".join(traceback.format_exception_only(exc)).strip()
-                    if isinstance(exc, KeyboardInterrupt):
-                        raise
-                took = time.perf_counter() - start
-                pyplot = sys.modules.get("matplotlib.pyplot")
-                if pyplot is not None:  # shown in the panel already; the inline backend
-                    pyplot.close("all")  # would draw every open figure again at cell end
-                case = {"panel": name, "control": control_name, "value": repr(value),
-                        "widget": type(control).__name__, "seconds": round(took, 3)}
-                cases.append(case)
-                if error is None and took > bound:
-                    error = f"took {took:.1f} s, more than the bound of {bound:g} s"
-                if error is not None:
-                    failures.append({**case, "error": error})
-            if control.value != values_of(control)[-1]:
-                failures.append({"panel": name, "control": control_name,
-                                 "value": repr(control.value), "error": "default not restored"})
-    return {"panels": [n for n, _ in panels.values()], "cases": cases, "failures": failures}
-
-print("@@reliability@@" + __import__("json").dumps(_reliability_sweep(SWEEP_BOUND)))
-del _reliability_sweep
-'''
+def sweep_cell(bound: float) -> str:
+    """Print the widget sweep's result, as a marked JSON line."""
+    call = f"_reliability_sweep(bound={float(bound)!r})"
+    return SWEEP_CODE + "\n" + _PRINT_MARKED.format(call) + "\ndel _reliability_sweep\n"
 
 
 def _parse_marked(cell: Any) -> Any:
@@ -254,7 +134,7 @@ def first_run(path: Path) -> FirstRun:
     own = list(nb.cells)
     # nbclient stores each executed cell at its index: the injected cells get their own.
     work = nbformat.v4.new_notebook(metadata=nb.metadata)
-    work.cells = [nbformat.v4.new_code_cell(BASELINE_CODE)] + own
+    work.cells = [nbformat.v4.new_code_cell(baseline_cell())] + own
     client = _client(work, path)
 
     def inject(source: str) -> Any:
@@ -279,13 +159,13 @@ def first_run(path: Path) -> FirstRun:
             return result
 
         def leaks() -> dict:
-            return inject(f"KERNEL_PORTS = {kernel_ports}\n" + LEAK_CHECK_CODE)
+            return inject(leak_check_cell(kernel_ports))
 
         result.leaks_after_notebook = leaks()
         start = time.perf_counter()
         client.timeout = 280
         try:
-            result.sweep = inject(f"SWEEP_BOUND = {SWEEP_RUN_BOUND}\n" + SWEEP_CODE)
+            result.sweep = inject(sweep_cell(SWEEP_RUN_BOUND))
         except Exception as exc:
             result.sweep = {"panels": [], "cases": [], "failures": [
                 {"panel": "?", "control": "?", "value": "?", "error": _error_of(exc, -1)}]}
@@ -436,12 +316,12 @@ class Kernel:
         return self.wait(self.start(code), timeout)
 
     def leaks(self) -> dict:
-        """The leak survey of ``LEAK_CHECK_CODE`` against a baseline taken by ``baseline()``."""
-        reply = self.run(f"KERNEL_PORTS = {self.ports}\n" + LEAK_CHECK_CODE, timeout=60)
+        """The leak survey of kernel_probes/leak_check.py against ``baseline()``'s."""
+        reply = self.run(leak_check_cell(self.ports), timeout=60)
         assert reply.status == "ok", (reply.ename, reply.evalue, reply.stderr)
         line = next(ln for ln in reply.stdout.splitlines() if ln.startswith(MARK))
         return json.loads(line[len(MARK):])
 
     def baseline(self) -> None:
-        reply = self.run(BASELINE_CODE)
+        reply = self.run(baseline_cell())
         assert reply.status == "ok", (reply.ename, reply.evalue)

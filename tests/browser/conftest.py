@@ -11,6 +11,7 @@ Everything here stays inside tests/browser: the unit tests in tests/ never see i
   playwright's sync API, with a fresh profile directory.
 - ``lab_page`` (function): a new tab; afterwards the tab is closed and every session and
   kernel of the server is shut down, so each notebook starts in a fresh kernel.
+- ``load_js(name)``: the JavaScript in js/<name>.js that the tests run in the page.
 
 Knobs (environment variables):
 
@@ -22,6 +23,7 @@ Knobs (environment variables):
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import secrets
@@ -30,13 +32,13 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from waiting import wait_for
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS_DIR = Path(os.environ.get("ASYNCLAB_BROWSER_NOTEBOOKS") or REPO / "notebooks").resolve()
@@ -44,7 +46,10 @@ ARTIFACTS_DIR = REPO / "artifacts" / "browser"
 CHROMIUM = os.environ.get("ASYNCLAB_CHROMIUM") or shutil.which("chromium")
 IN_CI = os.environ.get("CI", "").strip().lower() in {"1", "true", "yes"}
 ENABLE_HINT = "apt-get install -y chromium && pip install playwright (never `playwright install`)"
-# FINDINGS 4: the flags that make Debian's chromium start quietly in a container, offline.
+# Debian's chromium, headless in a container and offline: no sandbox (chromium refuses to
+# run as root with it, and a container seldom grants the namespaces it needs), no GPU, no
+# first-run setup, and nothing that reaches for a network that is not there (QUIC,
+# background networking, component updates, sync).
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -55,6 +60,8 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 SERVER_START_TIMEOUT = 60.0
+# The JavaScript the tests run in the page: one function expression per file.
+JS_DIR = Path(__file__).resolve().parent / "js"
 
 # Settings for the server's own user-settings directory.
 USER_SETTINGS = {
@@ -70,6 +77,15 @@ USER_SETTINGS = {
 
 def pytest_configure(config):
     config.addinivalue_line("markers", "browser: runs notebooks in a real JupyterLab in chromium")
+
+
+def load_js(name: str) -> str:
+    """The function expression in js/<name>.js, as ``page.evaluate`` takes it (the file's
+    leading ``//`` comment lines dropped)."""
+    lines = (JS_DIR / f"{name}.js").read_text().splitlines()
+    while lines and (not lines[0].strip() or lines[0].lstrip().startswith("//")):
+        lines.pop(0)
+    return "\n".join(lines)
 
 
 def find_notebooks() -> list[Path]:
@@ -188,6 +204,17 @@ def _kill_leftovers(procs: list) -> None:
     psutil.wait_procs(alive, timeout=3)
 
 
+def _answers_or_exited(server: LabServer) -> bool:
+    """True once the server answers /api/status, or once it has exited (no use waiting)."""
+    if server.process.poll() is not None:
+        return True
+    try:
+        server.api("GET", "/api/status", timeout=2)
+    except (OSError, ValueError):
+        return False
+    return True
+
+
 def _start_server(tmp: Path, root: Path) -> LabServer:
     token = secrets.token_hex(24)
     env = dict(os.environ)
@@ -240,13 +267,9 @@ def _start_server(tmp: Path, root: Path) -> LabServer:
                 preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
             )
         server = LabServer(f"http://127.0.0.1:{port}", token, root, log, proc)
-        deadline = time.monotonic() + SERVER_START_TIMEOUT
-        while time.monotonic() < deadline and proc.poll() is None:
-            try:
-                server.api("GET", "/api/status", timeout=2)
-                return server
-            except (OSError, ValueError):
-                time.sleep(0.2)
+        up_or_exited = functools.partial(_answers_or_exited, server)
+        if wait_for(up_or_exited, SERVER_START_TIMEOUT, every=0.2) and proc.poll() is None:
+            return server
         last_error = (
             f"exited with code {proc.returncode}"
             if proc.poll() is not None

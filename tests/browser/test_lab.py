@@ -1,8 +1,8 @@
 """Every notebook, run the way a learner runs it: "Run All" in a real JupyterLab, in chromium.
 
-nbval and nbclient send one cell at a time; some failures only show in a real browser
-(FINDINGS 1: with the original nest_asyncio, "Run All" leaves every later cell at ``[*]``).
-So for each notebooks/*.ipynb this test:
+Some failures only show in a real browser: with the original nest_asyncio, "Run All" in a
+real JupyterLab leaves every later cell at ``[*]``; nbval and nbclient do not see it,
+because they send one cell at a time. So for each notebooks/*.ipynb this test:
 
 1. opens it in JupyterLab and waits for its kernel to be idle;
 2. clicks Run > Run All Cells and waits until no prompt shows ``[*]``, every code cell has
@@ -30,8 +30,17 @@ import time
 import urllib.parse
 
 import pytest
+from waiting import wait_for
 
-from .conftest import ARTIFACTS_DIR, CHROMIUM, ENABLE_HINT, IN_CI, NOTEBOOKS_DIR, find_notebooks
+from .conftest import (
+    ARTIFACTS_DIR,
+    CHROMIUM,
+    ENABLE_HINT,
+    IN_CI,
+    NOTEBOOKS_DIR,
+    find_notebooks,
+    load_js,
+)
 
 try:
     from playwright.sync_api import Error as PlaywrightError
@@ -57,163 +66,12 @@ ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 # --- JavaScript run in the page (window.jupyterapp needs --LabApp.expose_app_in_browser) ---
 
-_FIND_PANEL = """
-const findPanel = (path) => {
-  const app = window.jupyterapp;
-  if (!app) return null;
-  let found = null;
-  for (const w of app.shell.widgets('main')) {
-    if (w.context && w.context.path === path && w.content && w.content.widgets) found = w;
-  }
-  return found;
-};
-"""
-
-STATE_JS = (
-    "(path) => {"
-    + _FIND_PANEL
-    + """
-  if (!window.jupyterapp) return {ready: false, why: 'JupyterLab is not loaded'};
-  const dialog = document.querySelector('.jp-Dialog');
-  const dialogText = dialog ? dialog.innerText.slice(0, 300) : null;
-  const panel = findPanel(path);
-  if (!panel) return {ready: false, why: 'the notebook is not open', dialog: dialogText};
-  if (!panel.context.isReady) return {ready: false, why: 'the notebook is loading', dialog: dialogText};
-  const sc = panel.sessionContext;
-  const kernel = sc.session && sc.session.kernel;
-  const status = kernel ? kernel.status : 'no kernel';
-  const cells = panel.content.widgets.map((w, i) => {
-    const m = w.model;
-    const info = {i: i, type: m.type};
-    if (m.type === 'code') {
-      const prompt = w.node.querySelector('.jp-InputPrompt');
-      const outputs = m.outputs.toJSON();
-      info.prompt = prompt ? prompt.textContent.trim() : '';
-      info.count = m.executionCount;
-      info.empty = !m.sharedModel.getSource().trim();
-      info.tags = (m.getMetadata && m.getMetadata('tags')) || [];
-      info.errors = outputs.filter(o => o.output_type === 'error')
-                           .map(o => ({error: `${o.ename}: ${o.evalue}`,
-                                       traceback: (o.traceback || []).join('\\n')}));
-      info.widgetOutputs = outputs.filter(
-        o => o.data && o.data['application/vnd.jupyter.widget-view+json']).length;
-    }
-    return info;
-  });
-  return {ready: true, status: status, cells: cells, dialog: dialogText};
-}"""
-)
-
-# Problems a learner would see: checked in the DOM, and only inside .jp-OutputArea-output
-# (a bare text search would also match the cells' source and the markdown).
-PROBLEMS_JS = (
-    "(path) => {"
-    + _FIND_PANEL
-    + """
-  const panel = findPanel(path);
-  if (!panel) return ['the notebook is not open'];
-  const problems = [];
-  const errorShape = /Traceback|^\\s*[\\w.]*(Error|Exception)\\b/m;
-  panel.content.widgets.forEach((w, i) => {
-    if (w.model.type !== 'code' || !w.outputArea) return;
-    const allowed = ((w.model.getMetadata && w.model.getMetadata('tags')) || [])
-      .includes('raises-exception');
-    const area = w.outputArea.node;
-    // Every output, also those inside Output widgets (a failing slider callback lands there).
-    for (const o of area.querySelectorAll('.jp-OutputArea-output')) {
-      const text = o.textContent || '';
-      if (!allowed && o.dataset.mimeType === 'application/vnd.jupyter.stderr'
-          && errorShape.test(text)) {
-        problems.push(`cell ${i}: error output: ${text.trim().slice(0, 600)}`);
-      }
-      if (/Error displaying widget|model not found/i.test(text)) {
-        problems.push(`cell ${i}: widget not displayed: ${text.trim().slice(0, 300)}`);
-      }
-    }
-    // Every widget view the kernel sent must be rendered as a widget.
-    const outputs = w.model.outputs.toJSON();
-    const expected = outputs.filter(
-      o => o.data && o.data['application/vnd.jupyter.widget-view+json']).length;
-    const tops = [...area.children].map(c => c.querySelector(':scope > .jp-OutputArea-output'))
-                                   .filter(Boolean);
-    const views = tops.filter(o => o.querySelector('.jupyter-widgets'));
-    if (views.length < expected) {
-      problems.push(`cell ${i}: ${expected} widget output(s) but ${views.length} rendered: `
-                    + tops.map(o => (o.textContent || '').trim().slice(0, 200)).join(' | '));
-    }
-    if (!w.model.getMetadata || !(w.model.getMetadata('jupyter') || {}).outputs_hidden) {
-      for (const v of views) {
-        const r = v.getBoundingClientRect();
-        if (r.width === 0 || r.height === 0) problems.push(`cell ${i}: a widget view has zero size`);
-      }
-    }
-  });
-  return problems;
-}"""
-)
-
-# Mark the first usable slider and its panel (the cell's output area); report all panels.
-MARK_SLIDER_JS = (
-    "(path) => {"
-    + _FIND_PANEL
-    + """
-  const panel = findPanel(path);
-  if (!panel) return {error: 'the notebook is not open'};
-  const widgetCells = [];
-  let chosen = null;
-  panel.content.widgets.forEach((w, i) => {
-    if (w.model.type !== 'code' || !w.outputArea) return;
-    const area = w.outputArea.node;
-    if (area.querySelector('.jupyter-widgets')) widgetCells.push(i);
-    if (chosen !== null) return;
-    for (const s of area.querySelectorAll('.widget-slider')) {
-      const handle = s.querySelector('.noUi-handle');
-      const target = s.querySelector('.noUi-target');
-      const r = s.getBoundingClientRect();
-      if (handle && target && !target.hasAttribute('disabled') && r.width > 0 && r.height > 0) {
-        s.setAttribute('data-asynclab-slider', '1');
-        area.setAttribute('data-asynclab-panel', '1');
-        const label = s.querySelector('.widget-label');
-        chosen = {cell: i, label: label ? label.textContent.trim() : ''};
-        break;
-      }
-    }
-  });
-  return {widgetCells: widgetCells, chosen: chosen};
-}"""
-)
-
-# What the panel shows, minus the slider itself (its handle and readout move, of course).
-PANEL_SIGNATURE_JS = """() => {
-  const area = document.querySelector('[data-asynclab-panel]');
-  if (!area) return null;
-  const copy = area.cloneNode(true);
-  copy.querySelectorAll('.widget-slider, .widget-readout').forEach(e => e.remove());
-  return copy.innerHTML;
-}"""
-
-SLIDER_VALUE_JS = """() => {
-  const s = document.querySelector('[data-asynclab-slider]');
-  if (!s) return null;
-  const readout = s.querySelector('.widget-readout');
-  const handle = s.querySelector('.noUi-handle');
-  return (readout && readout.textContent.trim()) || (handle && handle.getAttribute('aria-valuenow'));
-}"""
-
-# Scroll the notebook to its top; return the window height that shows all of it.
-NOTEBOOK_HEIGHT_JS = """() => {
-  const panel = window.jupyterapp && window.jupyterapp.shell.currentWidget;
-  if (panel && panel.content && panel.content.widgets) panel.content.activeCellIndex = 0;
-  const outer = document.querySelector('.jp-NotebookPanel .jp-WindowedPanel-outer');
-  if (!outer) return 0;
-  outer.scrollTop = 0;
-  const cells = outer.querySelectorAll('.jp-Cell');
-  const box = outer.getBoundingClientRect();
-  const content = cells.length
-    ? cells[cells.length - 1].getBoundingClientRect().bottom - box.top
-    : outer.scrollHeight;
-  return Math.ceil(box.top + content + 40 + (window.innerHeight - box.bottom));
-}"""
+STATE_JS = load_js("state")  # (path) => the kernel status, any dialog, every cell's state
+PROBLEMS_JS = load_js("problems")  # (path) => the errors a learner would see in the outputs
+MARK_SLIDER_JS = load_js("mark_slider")  # (path) => the first usable slider, marked
+PANEL_SIGNATURE_JS = load_js("panel_signature")  # () => what the marked panel shows
+SLIDER_VALUE_JS = load_js("slider_value")  # () => the marked slider's value
+NOTEBOOK_HEIGHT_JS = load_js("notebook_height")  # () => the window height for a screenshot
 
 
 # --- helpers -----------------------------------------------------------------------------
@@ -229,22 +87,23 @@ def _code_cells(state: dict) -> list[dict]:
 
 def _wait_ready(page, path: str) -> dict:
     """Wait until the notebook is loaded and its kernel idle; accept a kernel dialog if any."""
-    deadline = time.monotonic() + READY_TIMEOUT
-    state: dict = {}
-    dialog_seen = None
-    while time.monotonic() < deadline:
-        state = _state(page, path)
+    last: dict = {"state": {}, "dialog": None}
+
+    def ready() -> bool:
+        state = last["state"] = _state(page, path)
         if state.get("dialog"):
-            dialog_seen = state["dialog"]
+            last["dialog"] = state["dialog"]
             accept = page.locator(".jp-Dialog .jp-mod-accept")
             if accept.count():
                 accept.first.click()
-        elif state.get("ready"):
-            if state["status"] == "idle":
-                return state
-            if state["status"] == "dead":
-                pytest.fail(f"the kernel of {path} is {state['status']}", pytrace=False)
-        time.sleep(POLL)
+            return False
+        if state.get("ready") and state["status"] == "dead":
+            pytest.fail(f"the kernel of {path} is {state['status']}", pytrace=False)
+        return bool(state.get("ready")) and state["status"] == "idle"
+
+    if wait_for(ready, READY_TIMEOUT, every=POLL):
+        return last["state"]
+    state, dialog_seen = last["state"], last["dialog"]
     pytest.fail(
         f"{path} not ready within {READY_TIMEOUT:.0f} s: "
         f"{state.get('why') or 'kernel ' + str(state.get('status'))}"
@@ -295,7 +154,7 @@ def _wait_run_finished(page, path: str, baseline: int) -> dict:
                 if time.monotonic() - stalled_since > STALL_TIMEOUT:
                     why = (
                         f"Run All hangs: the kernel has been idle for {STALL_TIMEOUT:.0f} s "
-                        "while cells still wait at [*] (FINDINGS 1: nest_asyncio does this)"
+                        "while cells still wait at [*] (the original nest_asyncio does this)"
                     )
                     break
             else:
@@ -339,16 +198,6 @@ def _check_clean(page, path: str, state: dict, when: str) -> None:
         pytest.fail(f"{path} ({when}):\n  " + "\n  ".join(problems), pytrace=False)
 
 
-def _wait_until(predicate, timeout: float):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(POLL)
-    return None
-
-
 def _exercise_slider(page, path: str) -> str:
     marked = page.evaluate(MARK_SLIDER_JS, path)
     chosen, widget_cells = marked["chosen"], marked["widgetCells"]
@@ -363,20 +212,28 @@ def _exercise_slider(page, path: str) -> str:
     before = page.evaluate(PANEL_SIGNATURE_JS)
     value = page.evaluate(SLIDER_VALUE_JS)
     handle = page.locator("[data-asynclab-slider] .noUi-handle").first
-    new_value = value
+    seen = [value]
+
+    def moved() -> bool:
+        seen[0] = page.evaluate(SLIDER_VALUE_JS)
+        return bool(seen[0]) and seen[0] != value
+
     for key in ("ArrowRight", "ArrowLeft"):  # ArrowLeft if the slider was at its maximum
         handle.focus()
         page.keyboard.press(key)
-        new_value = _wait_until(lambda: (v := page.evaluate(SLIDER_VALUE_JS)) != value and v, 3.0)
-        if new_value:
+        if wait_for(moved, 3.0, every=POLL):
             break
-    if not new_value:
+    new_value = seen[0]
+    if not new_value or new_value == value:
         pytest.fail(
             f"{path}: the slider {chosen['label']!r} in cell {cell} did not move "
             f"(value {value}) with ArrowRight/ArrowLeft",
             pytrace=False,
         )
-    if not _wait_until(lambda: page.evaluate(PANEL_SIGNATURE_JS) != before, SLIDER_TIMEOUT):
+    changed = wait_for(
+        lambda: page.evaluate(PANEL_SIGNATURE_JS) != before, SLIDER_TIMEOUT, every=POLL
+    )
+    if not changed:
         pytest.fail(
             f"{path}: moving the slider {chosen['label']!r} in cell {cell} "
             f"({value} -> {new_value}) did not change its panel within {SLIDER_TIMEOUT:.0f} s",
@@ -392,7 +249,7 @@ def _exercise_slider(page, path: str) -> str:
         same, last[0] = sig == last[0], sig
         return idle and same
 
-    _wait_until(settled, SLIDER_TIMEOUT)
+    wait_for(settled, SLIDER_TIMEOUT, every=POLL)
     return f"cell {cell}: slider {chosen['label']!r} {value} -> {new_value}, panel changed"
 
 
