@@ -1,7 +1,8 @@
 import matplotlib
 import pytest
-from asynclab.cluster import StreamSpan, add_stream_lanes, plot_costs, stream_spans, timed_job
-from asynclab.workloads import Span
+from asynclab.cluster import add_stream_lanes, plot_costs, stream_spans, timed_job
+from asynclab.records import Span
+from asynclab.workloads import JobTiming
 
 matplotlib.use("Agg")
 
@@ -51,7 +52,7 @@ def test_plot_costs_and_validation():
 
 def test_timed_job_returns_a_span():
     span = timed_job(2, b"xx")
-    assert isinstance(span, Span) and span.cpu_ns >= 1_500_000 and span.end_ns > span.start_ns
+    assert isinstance(span, JobTiming) and span.cpu_ns >= 1_500_000 and span.end_ns > span.start_ns
 
 
 def test_a_local_cluster_task_stream_becomes_spans():
@@ -65,5 +66,5 @@ def test_a_local_cluster_task_stream_becomes_spans():
         wall0 = time.time()
         client.submit(timed_job, 5, pure=False).result()
     spans = stream_spans(ts.data, wall0=wall0)
-    assert len(spans) == 1 and isinstance(spans[0], StreamSpan)
+    assert len(spans) == 1 and isinstance(spans[0], Span)
     assert 0 <= spans[0].start_ms < spans[0].end_ms < 10_000

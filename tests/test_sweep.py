@@ -5,6 +5,7 @@ from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 import matplotlib
 import pytest
+from asynclab.palette import SERIES
 from asynclab.plotting import COLORS
 from asynclab.sweep import (
     SweepPoint,
@@ -117,14 +118,19 @@ def test_sweep_rejects_bad_arguments(kwargs, exc, message):
         sweep(trial, workers, **args)
 
 
-def test_progress_bar_counts_steps_as_a_widget_and_is_silent_in_scripts():
+def test_progress_bar_counts_steps_and_is_silent_in_scripts(capsys):
     with progress(3, "sweep", show=True) as bar:
         for _ in range(3):
             bar.update()
-        assert bar.bar.value == 3 and bar.bar.max == 3
-    assert bar.bar.description == "sweep: done"
+        assert bar.n == 3 and bar.total == 3 and bar.desc == "sweep" and not bar.disable
+    assert bar.disable  # closed on the way out (tqdm disables a closed bar)
+    assert "3/3" in capsys.readouterr().err  # shown: outside a notebook, tqdm writes to stderr
     with progress(2, show=False) as quiet:
-        quiet.update()  # a no-op, no widget
+        quiet.update()  # a no-op: nothing shown
+    assert quiet.disable and capsys.readouterr().err == ""
+    with pytest.raises(RuntimeError), progress(5, show=True) as failing:
+        raise RuntimeError
+    assert failing.disable  # closed when the block fails too
     with pytest.raises(ValueError, match="total must be between 0"):
         with progress(-1):
             pass
@@ -137,7 +143,7 @@ def test_plot_sweep_draws_measured_and_ideal_in_house_colours():
     assert len(fig.axes) == 3
     for ax in fig.axes:
         colours = {line.get_color() for line in ax.get_lines()}
-        assert COLORS["ideal"] in colours and COLORS["running"] in colours
+        assert COLORS["ideal"] in colours and SERIES[0] in colours
         assert ax.get_xscale() == "log"
     assert "a title" in fig._suptitle.get_text()
     measured = fig.axes[2].get_lines()[1].get_ydata()

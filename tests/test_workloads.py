@@ -6,7 +6,7 @@ from concurrent.futures import ProcessPoolExecutor
 import matplotlib
 import pytest
 from asynclab.workloads import (
-    Span,
+    JobTiming,
     add_worker_lanes,
     burn,
     gil_enabled,
@@ -92,7 +92,7 @@ def test_start_workers_checks_its_arguments():
 
 
 def spans_of(worker, *ms_pairs):
-    return [Span(worker, int(a * 1e6), int(b * 1e6), int((b - a) * 1e6)) for a, b in ms_pairs]
+    return [JobTiming(worker, int(a * 1e6), int(b * 1e6), int((b - a) * 1e6)) for a, b in ms_pairs]
 
 
 def test_plot_worker_spans_draws_one_lane_per_worker_per_run():
@@ -103,7 +103,7 @@ def test_plot_worker_spans_draws_one_lane_per_worker_per_run():
     assert fig.axes[0].get_title(loc="left") == "t"
     with pytest.raises(TypeError, match="runs must be"):
         plot_worker_spans({})
-    with pytest.raises(TypeError, match="non-empty list of Span"):
+    with pytest.raises(TypeError, match="list of JobTiming"):
         plot_worker_spans({"x": [(1, 2)]})
 
 
@@ -137,5 +137,5 @@ def test_add_worker_lanes_extends_a_timeline_figure():
     texts = [t.get_text() for t in fig.legends[0].get_texts()]
     assert "job running in a worker process" in texts
     assert add_worker_lanes(fig, [], 0) is fig
-    with pytest.raises(TypeError, match="list of Span"):
+    with pytest.raises(TypeError, match="list of JobTiming"):
         add_worker_lanes(fig, [(1, 2)], 0)

@@ -12,11 +12,13 @@ import asyncio
 import contextlib
 from collections.abc import Iterator
 from time import perf_counter_ns
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .plotting import COLORS, LABELS, merge_spans, new_figure, span_patch
+from .palette import AGENT_COLORS, AGENT_LABELS, MARKERS
+from .plotting import add_legend, draw_markers, draw_spans, key_handle, lane_figure, styled
+from .records import Span
 from .validate import check_choice, check_number
 
 if TYPE_CHECKING:
@@ -26,30 +28,8 @@ if TYPE_CHECKING:
 
 __all__ = ["AGENT_COLORS", "AGENT_LABELS", "STATES", "Span", "StateLog", "plot_agent_states"]
 
-#: The states an agent reports, each with its own colour (Okabe-Ito yellow and four of
-#: Paul Tol's colour-blind-safe colours; none is used for anything else).
-STATES = ("tool", "model", "rate_limit", "backoff", "streaming")
-AGENT_COLORS = {
-    "tool": "#F0E442",
-    "model": "#117733",
-    "rate_limit": "#882255",
-    "backoff": "#999933",
-    "streaming": "#332288",
-}
-AGENT_LABELS = {
-    "tool": "waiting on a tool",
-    "model": "waiting for the model",
-    "rate_limit": "waiting on the rate limiter",
-    "backoff": "backing off before a retry",
-    "streaming": "streaming tokens",
-}
-
-
-class Span(NamedTuple):
-    agent: str
-    state: str
-    start_ms: float
-    end_ms: float
+#: The states an agent reports, each with its own colour in ``asynclab.palette``.
+STATES = tuple(AGENT_COLORS)
 
 
 class StateLog:
@@ -94,7 +74,7 @@ class StateLog:
 
     @property
     def spans(self) -> list[Span]:
-        return [Span(a, s, (t0 - self._t0) / 1e6, (t1 - self._t0) / 1e6)
+        return [Span(a, (t0 - self._t0) / 1e6, (t1 - self._t0) / 1e6, s)
                 for a, s, t0, t1 in self._spans]
 
     @property
@@ -112,6 +92,7 @@ class StateLog:
         return plot_agent_states(self, tl, agents=agents, title=title, width=width)
 
 
+@styled
 def plot_agent_states(log: StateLog, tl: Timeline | None = None, *, agents: list[str] | None = None,
                       title: str | None = None, width: float = 9.0) -> Figure:
     """One lane per agent: a thin "waiting" bar over its life, its reported states, and
@@ -134,19 +115,8 @@ def plot_agent_states(log: StateLog, tl: Timeline | None = None, *, agents: list
     marks = log.marks
     ends = [s.end_ms for s in spans] + [m[2] for m in marks] + ([tl.wall_ms] if tl is not None else [])
     x_max = max(ends + [1e-3])
-    n_rows = max(1, len(agents))
-    fig, ax = new_figure(width, min(12.0, 1.5 + 0.32 * n_rows))
-    min_w = x_max / (width * fig.dpi)
-    used: list[tuple[str, str, str]] = []  # (kind, color, label) for the legend
-
-    def bars(x0, x1, rows, color, thickness):
-        x0 = np.asarray(x0, dtype=float)
-        if x0.size == 0:
-            return False
-        x1 = np.maximum(np.asarray(x1, dtype=float), x0 + min_w)
-        x0, x1, rows = merge_spans(x0, x1, np.asarray(rows, dtype=float), min_w)
-        ax.add_artist(span_patch(x0, x1, rows - thickness / 2, rows + thickness / 2, color))
-        return True
+    fig, ax = lane_figure(agents, x_max, width=width, title=title or "What each agent was doing",
+                          xlabel="time since the run started (ms)")
 
     # Life of each agent: from its first to its last known moment.
     first = {a: np.inf for a in agents}
@@ -161,45 +131,21 @@ def plot_agent_states(log: StateLog, tl: Timeline | None = None, *, agents: list
                 done = t.done_ms if not np.isnan(t.done_ms) else x_max
                 last[t.name] = max(last[t.name], done)
     alive = [a for a in agents if last[a] >= first[a]]
-    if bars([first[a] for a in alive], [last[a] for a in alive], [row[a] for a in alive],
-            COLORS["waiting"], 0.25):
-        used.append(("patch", COLORS["waiting"], "waiting (other)"))
-    for state in STATES:
-        mine = [s for s in spans if s.state == state]
-        if bars([s.start_ms for s in mine], [s.end_ms for s in mine], [row[s.agent] for s in mine],
-                AGENT_COLORS[state], 0.6):
-            used.append(("patch", AGENT_COLORS[state], AGENT_LABELS[state]))
+    handles = [key_handle(k, "waiting (other)") for k in draw_spans(
+        ax, [row[a] for a in alive], [first[a] for a in alive], [last[a] for a in alive],
+        "waiting", height=0.25)]
+    if spans:  # one artist per state; edges keep back-to-back waits (two tool calls) apart
+        handles += [key_handle(k) for k in draw_spans(
+            ax, [row[s.agent] for s in spans], [s.start_ms for s in spans],
+            [s.end_ms for s in spans], [s.state for s in spans], height=0.6, edges=True)]
     if tl is not None and len(tl.step_start):
         lanes = np.array([row.get(name, -1) for name in tl.task_names])[tl.step_lane]
         keep = lanes >= 0
-        if bars(tl.step_start[keep], tl.step_end[keep], lanes[keep], COLORS["running"], 0.8):
-            used.append(("patch", COLORS["running"], LABELS["running"]))
-    for kind, marker in (("failed", "X"), ("cancelled", "o")):
+        handles += [key_handle(k) for k in draw_spans(
+            ax, lanes[keep], tl.step_start[keep], tl.step_end[keep], "running", height=0.8)]
+    for kind in MARKERS:
         mine = [(row[a], t) for a, k, t in marks if k == kind]
-        if mine:
-            ax.scatter([t for _, t in mine], [r for r, _ in mine], marker=marker, s=40, zorder=3,
-                       facecolor=COLORS[kind] if kind == "failed" else "none",
-                       edgecolor=COLORS[kind], linewidth=1.3)
-            used.append((marker, COLORS[kind], LABELS[kind]))
-
-    ax.set_xlim(0, x_max * 1.01)
-    ax.set_ylim(n_rows - 0.5, -0.5)
-    ax.set_yticks(range(len(agents)), agents, fontsize=9)
-    ax.set_xlabel("time since the run started (ms)")
-    ax.grid(axis="x", alpha=0.3)
-    ax.set_axisbelow(True)
-    ax.set_title(title or "What each agent was doing", loc="left", fontsize=11)
-    from matplotlib.lines import Line2D
-    from matplotlib.patches import Patch
-
-    handles = []
-    for kind, color, label in used:
-        if kind == "patch":
-            handles.append(Patch(color=color, label=label))
-        else:
-            handles.append(Line2D([], [], marker=kind, ls="", color=color, label=label,
-                                  mfc=color if kind == "X" else "none"))
-    if handles:
-        fig.legend(handles=handles, loc="outside lower center", ncols=min(4, len(handles)),
-                   fontsize=8, frameon=False)
+        if draw_markers(ax, [r for r, _ in mine], [t for _, t in mine], kind):
+            handles.append(key_handle(kind))
+    add_legend(fig, handles)
     return fig

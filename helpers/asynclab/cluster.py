@@ -13,31 +13,26 @@ import os
 import threading
 import time
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
+from .palette import SERIES
+from .plotting import add_lanes, add_legend, hbars, new_figure, styled
+from .records import Span
 from .validate import check_number
-from .workloads import Span, burn
+from .workloads import JobTiming, burn
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["StreamSpan", "stream_spans", "add_stream_lanes", "plot_costs", "timed_job"]
-
-
-class StreamSpan(NamedTuple):
-    """One task a Dask worker ran: which worker, which task, when (ms from ``wall0``)."""
-
-    worker: str
-    key: str
-    start_ms: float
-    end_ms: float
+__all__ = ["stream_spans", "add_stream_lanes", "plot_costs", "timed_job"]
 
 
 def stream_spans(records: Iterable[Mapping[str, Any]], *, wall0: float,
-                 action: str = "compute") -> list[StreamSpan]:
+                 action: str = "compute") -> list[Span]:
     """Turn task-stream records (``get_task_stream(...).data`` or
     ``client.get_task_stream()``) into spans in ms since ``wall0`` (a ``time.time()``),
-    keeping the ``action`` phases ("compute", "transfer", "deserialize"...)."""
+    keeping the ``action`` phases ("compute", "transfer", "deserialize"...): one ``Span``
+    per task, on its worker's lane (``.worker``), named by the task's ``.key``."""
     wall0 = check_number("wall0", wall0, 0, 1e11)
     if not isinstance(action, str):
         raise TypeError(f"action must be a string such as 'compute', got {type(action).__name__}")
@@ -48,34 +43,28 @@ def stream_spans(records: Iterable[Mapping[str, Any]], *, wall0: float,
                             f"(from get_task_stream), got {record!r}")
         for phase in record["startstops"]:
             if phase.get("action") == action:
-                spans.append(StreamSpan(str(record.get("worker", "?")), str(record.get("key", "?")),
-                                        (phase["start"] - wall0) * 1e3, (phase["stop"] - wall0) * 1e3))
+                spans.append(Span(str(record.get("worker", "?")), (phase["start"] - wall0) * 1e3,
+                                  (phase["stop"] - wall0) * 1e3, "job", str(record.get("key", "?"))))
     return sorted(spans, key=lambda s: s.start_ms)
 
 
-def add_stream_lanes(fig: Figure, spans: Iterable[StreamSpan], *, label: str = "Dask worker") -> Figure:
-    """Add one lane per Dask worker to a ``Timeline.plot`` figure (same ms axis)."""
-    from .plotting import add_lanes
-
+def add_stream_lanes(fig: Figure, spans: Iterable[Span], *, label: str = "Dask worker") -> Figure:
+    """Add one lane per Dask worker to a ``Timeline.plot`` figure (same ms axis), each task's
+    edges marked."""
     spans = list(spans)
-    if not all(isinstance(s, StreamSpan) for s in spans):
-        raise TypeError("spans must be a list of StreamSpan (as returned by stream_spans)")
+    if not all(isinstance(s, Span) for s in spans):
+        raise TypeError("spans must be a list of Span (as returned by stream_spans)")
     if not isinstance(label, str):
         raise TypeError(f"label must be a string, got {type(label).__name__}")
-    return add_lanes(fig, [s.worker for s in spans], [s.start_ms for s in spans],
-                     [s.end_ms for s in spans], lane_label=label, edges=True,
+    return add_lanes(fig, spans, lane_label=label, edges=True,
                      legend_label=f"task running on a {label.lower()} (its task stream)")
 
 
+@styled
 def plot_costs(costs: Mapping[str, Mapping[str, float]], *, title: str | None = None,
                width: float = 9.0) -> Figure:
     """Grouped bars, log scale: ms per task for each workload (group) and executor (bar).
     An executor missing from a workload's mapping gets no bar there."""
-    import numpy as np
-
-    from .pipeline import CURVE_COLORS
-    from .plotting import new_figure
-
     if not isinstance(costs, Mapping) or not costs:
         raise TypeError("costs must be a non-empty mapping of workload -> {executor: ms per task}")
     width = check_number("width", width, 3, 30)
@@ -87,38 +76,23 @@ def plot_costs(costs: Mapping[str, Mapping[str, float]], *, title: str | None = 
             check_number(f"costs[{workload!r}][{name!r}]", value, 0, 1e7, lo_open=True)
             if name not in executors:
                 executors.append(name)
-    groups = list(costs)
-    fig, ax = new_figure(width, 1.2 + 0.3 * len(groups) * len(executors))
-    bar = 0.8 / len(executors)
-    for k, name in enumerate(executors):
-        ys, xs = [], []
-        for g, workload in enumerate(groups):
-            if name in costs[workload]:
-                ys.append(g - 0.4 + bar * (k + 0.5))
-                xs.append(float(costs[workload][name]))
-        ax.barh(ys, xs, height=bar * 0.9, color=CURVE_COLORS[k % len(CURVE_COLORS)], label=name)
-        for y, x in zip(ys, xs, strict=True):
-            ax.text(x, y, f" {x:.2f} ms", va="center", fontsize=7)
-    ax.set_xscale("log")
-    values = [float(v) for row in costs.values() for v in row.values()]
-    ax.set_xlim(min(values) / 2, max(values) * 6)
-    ax.set_yticks(np.arange(len(groups)), groups)
-    ax.set_ylim(len(groups) - 0.5, -0.5)
+    fig, ax = new_figure(width, 1.2 + 0.3 * len(costs) * len(executors),
+                         title=title or "Cost per task, by executor")
+    hbars(ax, list(costs), {name: [costs[w].get(name) for w in costs] for name in executors},
+          {name: SERIES[k % len(SERIES)] for k, name in enumerate(executors)},
+          fmt="{:.2f} ms", log=True)
     ax.set_xlabel("wall time per task (ms, log scale): lower is better")
-    ax.grid(axis="x", alpha=0.3)
-    ax.set_axisbelow(True)
-    ax.set_title(title or "Cost per task, by executor", loc="left", fontsize=11)
-    fig.legend(loc="outside lower center", ncols=min(4, len(executors)), fontsize=8, frameon=False)
+    add_legend(fig, ax.get_legend_handles_labels()[0])
     return fig
 
 
-def timed_job(ms: float, payload: Any = b"") -> Span:
-    """Receive ``payload``, burn ``ms`` of CPU and return a ``Span`` naming the process and
-    thread that ran it (importable by thread, process and Dask workers alike)."""
+def timed_job(ms: float, payload: Any = b"") -> JobTiming:
+    """Receive ``payload``, burn ``ms`` of CPU and return its ``JobTiming``, naming the
+    process and thread that ran it (importable by thread, process and Dask workers alike)."""
     del payload  # only received: its cost is the copy to the worker
     start = time.perf_counter_ns()
     cpu0 = time.thread_time_ns()
     burn(ms)
     cpu = time.thread_time_ns() - cpu0
     worker = f"{os.getpid()}/{threading.current_thread().name}"
-    return Span(worker, start, time.perf_counter_ns(), cpu)
+    return JobTiming(worker, start, time.perf_counter_ns(), cpu)

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from .palette import COLORS, LABELS
+from .plotting import add_legend, hbars, key_handle, new_figure, styled
 from .validate import check_number
 
 if TYPE_CHECKING:
@@ -29,6 +31,7 @@ def _check_values(name: str, values: object) -> dict[str, float]:
     return out
 
 
+@styled
 def plot_modes(
     wall_ms: Mapping[str, float],
     lag_ms: Mapping[str, float],
@@ -42,11 +45,7 @@ def plot_modes(
     ``wall_ms`` and ``lag_ms`` map the same mode names to measurements; the bars keep
     their order.
     """
-    import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
-    from matplotlib.patches import Patch
-
-    from .plotting import COLORS, LABELS
 
     wall = _check_values("wall_ms", wall_ms)
     lag = _check_values("lag_ms", lag_ms)
@@ -59,29 +58,19 @@ def plot_modes(
         raise TypeError(f"title must be a string or None, got {type(title).__name__}")
 
     modes = list(wall)
-    fig, (ax_wall, ax_lag) = plt.subplots(1, 2, figsize=(9.0, 1.6 + 0.45 * len(modes)),
-                                          layout="constrained")
-    plt.close(fig)  # shown only when returned or displayed, never kept by pyplot
+    fig, (ax_wall, ax_lag) = new_figure(9.0, 1.6 + 0.45 * len(modes), ncols=2,
+                                        suptitle=title or "Wall time and loop lag per mode")
     colors = [COLORS["blocked"] if lag[m] >= blocked_ms else COLORS["running"] for m in modes]
-    rows = range(len(modes))
-    for ax, values, label in ((ax_wall, wall, "wall time (ms)"), (ax_lag, lag, "max loop lag (ms)")):
-        numbers = [values[m] for m in modes]
-        ax.barh(rows, numbers, color=colors, height=0.6)
-        for row, value in zip(rows, numbers, strict=True):
-            ax.text(value, row, f" {value:.0f}", va="center", fontsize=8)
-        ax.set_xlim(0, max(max(numbers), ideal_ms if ax is ax_wall else 0, 1.0) * 1.2)
-        ax.set_ylim(len(modes) - 0.5, -0.5)
+    for ax, values, label, ref in ((ax_wall, wall, "wall time (ms)", max(ideal_ms, 1.0)),
+                                   (ax_lag, lag, "max loop lag (ms)", 1.0)):
+        hbars(ax, modes, {label: [values[m] for m in modes]}, {label: colors}, fmt="{:.0f}",
+              x_ref=ref)
         ax.set_xlabel(label)
-        ax.grid(axis="x", alpha=0.3)
-        ax.set_axisbelow(True)
-    ax_wall.set_yticks(list(rows), modes, fontsize=9)
-    ax_lag.set_yticks(list(rows), [""] * len(modes))
+    ax_lag.set_yticks(range(len(modes)), [""] * len(modes))
     ax_wall.axvline(ideal_ms, color=COLORS["ideal"], linestyle="--", linewidth=1.5)
-    fig.suptitle(title or "Wall time and loop lag per mode", x=0.02, ha="left", fontsize=11)
-    handles = [
-        Patch(color=COLORS["blocked"], label=f"{LABELS['blocked']}: lag >= {blocked_ms:g} ms"),
-        Patch(color=COLORS["running"], label="loop kept free"),
+    add_legend(fig, [
+        key_handle("blocked", f"{LABELS['blocked']}: lag >= {blocked_ms:g} ms"),
+        key_handle("running", "loop kept free"),
         Line2D([], [], color=COLORS["ideal"], linestyle="--", label=LABELS["ideal"]),
-    ]
-    fig.legend(handles=handles, loc="outside lower center", ncols=3, fontsize=8, frameon=False)
+    ])
     return fig

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .plotting import COLORS, new_figure
+from .palette import COLORS, SERIES
+from .plotting import add_legend, new_figure, styled
 from .validate import check_number
 
 if TYPE_CHECKING:
@@ -23,9 +24,8 @@ if TYPE_CHECKING:
 
 __all__ = ["QueueDepths", "plot_queue_depths", "plot_throughput", "sample_queues"]
 
-#: Colours for several curves on one plot, in the house palette's order.
-CURVE_COLORS = (COLORS["running"], COLORS["job"], COLORS["queued"], COLORS["failed"],
-                COLORS["waiting"], COLORS["blocked"])
+#: Colours for several curves on one plot (``palette.SERIES``: none means a kind of time).
+CURVE_COLORS = SERIES
 
 
 class QueueDepths:
@@ -111,16 +111,14 @@ async def sample_queues(
         depths._sample()  # the depth at the end of the block
 
 
+@styled
 def plot_queue_depths(depths: QueueDepths, *, title: str | None = None) -> Figure:
     """One row per queue: its depth over time (items queued), with its ``maxsize`` dashed."""
     if not isinstance(depths, QueueDepths):
         raise TypeError(f"depths must be a QueueDepths, got {type(depths).__name__}")
-    import matplotlib.pyplot as plt
-
     n = len(depths.names)
-    fig, axes = plt.subplots(n, 1, figsize=(9.0, 0.6 + 1.3 * n), sharex=True,
-                             layout="constrained", squeeze=False)
-    plt.close(fig)
+    fig, axes = new_figure(9.0, 0.6 + 1.3 * n, nrows=n, sharex=True, squeeze=False,
+                           title=title or "Queue depth over time")
     t = depths.times_ms
     for ax, name in zip(axes[:, 0], depths.names, strict=True):
         d = depths.depths(name)
@@ -130,17 +128,14 @@ def plot_queue_depths(depths: QueueDepths, *, title: str | None = None) -> Figur
         if top > 0:
             ax.axhline(top, color=COLORS["ideal"], ls="--", lw=1.2, label="maxsize")
         ax.set_ylim(0, max(top, depths.peak(name), 1) * 1.15)
-        ax.set_ylabel(f"{name}\nqueue", fontsize=9)
-        ax.grid(axis="x", alpha=0.3)
-        ax.set_axisbelow(True)
+        ax.set_ylabel(f"{name}\nqueue")
     axes[-1, 0].set_xlabel("time since the block started (ms)")
     axes[-1, 0].set_xlim(0, max(float(t.max()) if t.size else 0.0, 1e-3))
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncols=2, fontsize=8, frameon=False)
-    axes[0, 0].set_title(title or "Queue depth over time", loc="left", fontsize=11)
+    add_legend(fig, axes[0, 0].get_legend_handles_labels()[0])
     return fig
 
 
+@styled
 def plot_throughput(
     x: Sequence[float],
     curves: Mapping[str, Sequence[float]],
@@ -157,7 +152,7 @@ def plot_throughput(
         raise TypeError("curves must be a non-empty dict of label -> values")
     if len(curves) > len(CURVE_COLORS):
         raise ValueError(f"curves must have at most {len(CURVE_COLORS)} entries, got {len(curves)}")
-    fig, ax = new_figure(7.0, 3.2)
+    fig, ax = new_figure(7.0, 3.2, title=title or "Throughput")
     markers = "osD^vP"
     for i, (label, ys) in enumerate(curves.items()):
         ys = np.asarray(ys, dtype=float)
@@ -171,8 +166,6 @@ def plot_throughput(
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_ylim(0, None)
-    ax.grid(alpha=0.3)
-    ax.set_axisbelow(True)
-    ax.legend(fontsize=8, frameon=False)
-    ax.set_title(title or "Throughput", loc="left", fontsize=11)
+    ax.grid(True, axis="both")
+    add_legend(fig, ax.get_legend_handles_labels()[0])
     return fig

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .plotting import COLORS, new_figure
+from .palette import COLORS
+from .plotting import add_legend, new_figure, styled
 from .runner import run
 from .validate import check_callable, check_int, check_number
 
@@ -100,6 +101,7 @@ def run_trials(
     return Trials(label, expected, tuple(run(all_trials(), timeout=timeout)))
 
 
+@styled
 def plot_trials(*results: Trials, title: str | None = None) -> Figure:
     """One histogram of lost updates per ``Trials``, side by side, sharing the y axis.
 
@@ -115,9 +117,9 @@ def plot_trials(*results: Trials, title: str | None = None) -> Figure:
         raise TypeError(f"title must be a string or None, got {type(title).__name__}")
     from matplotlib.patches import Patch
 
-    fig, first = new_figure(4.2 * len(results) + 0.6, 3.2)
-    fig.delaxes(first)
-    axes = fig.subplots(1, len(results), sharey=True, squeeze=False)[0]
+    fig, axes = new_figure(4.2 * len(results) + 0.6, 3.2, ncols=len(results), sharey=True,
+                           squeeze=False, suptitle=title or "Lost updates per trial")
+    axes = axes[0]
     hi = max(max(r.lost) for r in results)
     for ax, r in zip(axes, results, strict=True):
         tally = Counter(r.lost)
@@ -128,14 +130,12 @@ def plot_trials(*results: Trials, title: str | None = None) -> Figure:
         ax.bar(xs, ys, width=width, color=colors, linewidth=0)
         ax.set_xlim(-max(1.0, hi * 0.04) - width, hi + max(1.0, hi * 0.04) + width)
         ax.set_xlabel("updates lost in one trial")
-        ax.set_title(r.label or "trials", fontsize=10, loc="left")
-        ax.grid(axis="y", alpha=0.3)
-        ax.set_axisbelow(True)
+        ax.set_title(r.label or "trials", fontsize=10)
+        ax.grid(True, axis="y")
+        ax.grid(False, axis="x")
     axes[0].set_ylabel(f"trials (of {len(results[0].counts)})")
-    fig.suptitle(title or "Lost updates per trial", x=0.01, ha="left", fontsize=11)
-    fig.legend(handles=[Patch(color=COLORS["ideal"], label="exact total (nothing lost)"),
-                        Patch(color=COLORS["failed"], label="updates lost")],
-               loc="outside lower center", ncols=2, fontsize=8, frameon=False)
+    add_legend(fig, [Patch(color=COLORS["ideal"], label="exact total (nothing lost)"),
+                     Patch(color=COLORS["failed"], label="updates lost")])
     return fig
 
 

@@ -3,15 +3,19 @@
 ``TimelineData`` is what one ``record()`` block saw, as numpy arrays in milliseconds from
 the start of the recording. ``Timeline`` measures it and ``plotting`` draws it; neither
 module needs the other to do so. Its arrays are read-only: a view, never a place to write.
+
+``Span`` is one stretch of time on one lane that the recorder does not see (an agent's
+reported state, a job in another process, a task on a Dask worker), in the same unit.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["TimelineData"]
+__all__ = ["Span", "TimelineData"]
 
 OUTCOMES = ("done", "failed", "cancelled", "running")
 
@@ -78,3 +82,31 @@ class TimelineData:
         running = np.bincount(self.step_lane, weights=self.step_end - self.step_start, minlength=n)
         finished = np.array([o != "running" for o in self.outcomes], dtype=bool) & (steps > 0)
         return np.where(finished, last_end, np.nan), steps, running
+
+
+class Span(NamedTuple):
+    """One stretch of time on one lane, in ms from the zero of the figure it is drawn on:
+    the start of a ``record()`` block (``StateLog`` is made inside it; ``stream_spans``
+    takes its ``wall0``; ``JobTiming.span`` its ``t0_ns``), so that spans and recorded
+    steps share one time axis."""
+
+    lane: str  # who: an agent, a worker process or thread, a Dask worker
+    start_ms: float
+    end_ms: float
+    kind: str = "job"  # what: a colour key of asynclab.palette ("job", an agent state...)
+    key: str = ""  # which piece of work, when it has a name (a Dask task's key)
+
+    @property
+    def worker(self) -> str:
+        """The lane, for spans of jobs: the worker that ran it."""
+        return self.lane
+
+    @property
+    def agent(self) -> str:
+        """The lane, for spans of a ``StateLog``: the agent."""
+        return self.lane
+
+    @property
+    def state(self) -> str:
+        """The kind, for spans of a ``StateLog``: what the agent waited for."""
+        return self.kind

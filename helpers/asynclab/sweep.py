@@ -10,11 +10,14 @@ The job functions here live in a module so that process-pool workers can import 
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from .palette import COLORS, SERIES
+from .plotting import add_legend, new_figure, styled
 from .validate import check_callable, check_int, check_number
 
 if TYPE_CHECKING:
@@ -74,30 +77,6 @@ class SweepPoint(NamedTuple):
     extra: dict  # whatever else the trial measured (threads used, peak in flight...)
 
 
-class _NoBar:
-    def update(self, n: int = 1) -> None:
-        pass
-
-    def describe(self, text: str) -> None:
-        pass
-
-
-class _WidgetBar:
-    def __init__(self, total: int, description: str) -> None:
-        import ipywidgets as W
-        from IPython.display import display
-
-        self.bar = W.IntProgress(value=0, min=0, max=total, description=description,
-                                 style={"description_width": "initial"})
-        display(self.bar)
-
-    def update(self, n: int = 1) -> None:
-        self.bar.value = min(self.bar.max, self.bar.value + n)
-
-    def describe(self, text: str) -> None:
-        self.bar.description = text
-
-
 def _in_kernel() -> bool:
     try:
         from IPython import get_ipython
@@ -107,21 +86,33 @@ def _in_kernel() -> bool:
     return shell is not None and getattr(shell, "kernel", None) is not None
 
 
+@functools.cache
+def _bar_class() -> type:
+    from tqdm.auto import tqdm
+
+    class Bar(tqdm):
+        """``tqdm.auto`` without its monitor thread, which would outlive a disabled bar (a
+        sweep's bar is updated at every step: it has nothing to monitor)."""
+
+        monitor_interval = 0
+
+    return Bar
+
+
 @contextlib.contextmanager
 def progress(total: int, description: str = "progress", *, show: bool | None = None) -> Iterator[Any]:
-    """A progress bar of ``total`` steps (an ipywidgets ``IntProgress`` in a notebook, nothing
-    in a script); call ``.update()`` after each step. ``show`` forces it on or off."""
+    """A ``tqdm.auto`` progress bar of ``total`` steps (a widget in a notebook, nothing in a
+    script); call ``.update()`` after each step. ``show`` forces it on or off."""
     total = check_int("total", total, 0, 10**9)
     if not isinstance(description, str):
         raise TypeError(f"description must be a string, got {type(description).__name__}")
     if show is None:
         show = _in_kernel()
-    bar = _WidgetBar(total, description) if show else _NoBar()
+    bar = _bar_class()(total=total, desc=description, disable=not show)
     try:
         yield bar
     finally:
-        if show:
-            bar.describe(f"{description}: done")
+        bar.close()
 
 
 def sweep(
@@ -168,17 +159,14 @@ def sweep(
     return points
 
 
+@styled
 def plot_sweep(points: list[SweepPoint], *, title: str | None = None, width: float = 9.0) -> Figure:
     """Throughput and makespan per worker count, measured against the ideal (grey), and the
     efficiency; log-2 worker axis."""
-    from .plotting import COLORS, new_figure
-
     if not isinstance(points, list) or not points or not all(isinstance(p, SweepPoint) for p in points):
         raise TypeError("points must be a non-empty list of SweepPoint (as returned by sweep)")
     width = check_number("width", width, 3, 30)
-    fig, ax = new_figure(width, 3.4)
-    fig.delaxes(ax)
-    axes = fig.subplots(1, 3)
+    fig, axes = new_figure(width, 3.4, ncols=3, suptitle=title or "Measured against the ideal")
     n = [p.workers for p in points]
     panels = (
         ("throughput (jobs/s)", [p.throughput for p in points], [p.ideal_throughput for p in points]),
@@ -187,18 +175,16 @@ def plot_sweep(points: list[SweepPoint], *, title: str | None = None, width: flo
     )
     for a, (label, measured, ideal) in zip(axes, panels, strict=True):
         a.plot(n, ideal, color=COLORS["ideal"], linestyle="--", linewidth=2, label="ideal")
-        a.plot(n, measured, color=COLORS["running"], marker="o", linewidth=2, label="measured")
+        a.plot(n, measured, color=SERIES[0], marker="o", linewidth=2, label="measured")
         a.set_xscale("log", base=2)
         a.set_xticks(n, [str(k) for k in n], fontsize=8)
         a.minorticks_off()
         a.set_xlabel("workers")
         a.set_title(label, fontsize=10)
-        a.grid(alpha=0.3)
+        a.grid(True, axis="both")
     axes[1].set_yscale("log")
     axes[2].set_ylim(0, 1.1)
-    fig.suptitle(title or "Measured against the ideal", x=0.01, ha="left", fontsize=11)
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="outside lower center", ncols=2, fontsize=8, frameon=False)
+    add_legend(fig, axes[0].get_legend_handles_labels()[0])
     return fig
 
 

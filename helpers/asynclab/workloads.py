@@ -2,9 +2,11 @@
 
 The work functions live in a module (not in a notebook cell) so that the worker processes
 of a ``ProcessPoolExecutor`` can import them: a "spawn" worker starts a fresh interpreter
-and finds a function by its module and name. Timestamps are ``perf_counter_ns``, which on
-Linux, macOS and Windows reads one system-wide clock, so spans measured in a worker process
-line up with spans measured here.
+and finds a function by its module and name. ``timed_burn`` stamps its job with
+``perf_counter_ns``, which on Linux, macOS and Windows reads one system-wide clock
+(CLOCK_MONOTONIC on Linux), so a ``JobTiming`` measured in a worker process lines up with
+one measured here; ``JobTiming.span(t0_ns)`` turns it into the ``Span`` the figures draw,
+in ms from ``t0_ns``.
 """
 
 from __future__ import annotations
@@ -17,13 +19,25 @@ import time
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, NamedTuple
 
+from .palette import COLORS, SERIES
+from .plotting import (
+    add_lanes,
+    add_legend,
+    draw_spans,
+    hbars,
+    key_handle,
+    lane_figure,
+    new_figure,
+    styled,
+)
+from .records import Span
 from .validate import check_callable, check_int, check_number
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = [
-    "Span",
+    "JobTiming",
     "spin",
     "burn",
     "timed_burn",
@@ -41,13 +55,19 @@ __all__ = [
 MAX_SPIN = 2_000_000_000
 
 
-class Span(NamedTuple):
-    """One job: where it ran, when (``perf_counter_ns``), and the CPU time it used (ns)."""
+class JobTiming(NamedTuple):
+    """What one job measured where it ran: which worker, when (``perf_counter_ns``, the
+    same clock in every process of the machine) and the CPU time it used (ns)."""
 
     worker: str  # "process <pid>" or the thread's name
     start_ns: int
     end_ns: int
     cpu_ns: int
+
+    def span(self, t0_ns: int) -> Span:
+        """This job as a ``Span`` on its worker's lane, in ms from ``t0_ns``: the one place a
+        job's ns stamps become a figure's ms."""
+        return Span(self.worker, (self.start_ns - t0_ns) / 1e6, (self.end_ns - t0_ns) / 1e6, "job")
 
 
 def spin(n: int) -> int:
@@ -79,8 +99,9 @@ def burn(ms: float) -> int:
     return done
 
 
-def timed_burn(ms: float) -> Span:
-    """Run ``burn(ms)`` and return a ``Span``: which process or thread ran it, and when."""
+def timed_burn(ms: float) -> JobTiming:
+    """Run ``burn(ms)`` and return its ``JobTiming``: which process or thread ran it, when,
+    and the CPU time it used."""
     cpu0 = time.thread_time_ns()
     start = time.perf_counter_ns()
     burn(ms)
@@ -90,7 +111,7 @@ def timed_burn(ms: float) -> Span:
         worker = f"process {os.getpid()}"
     else:
         worker = threading.current_thread().name
-    return Span(worker, start, end, cpu)
+    return JobTiming(worker, start, end, cpu)
 
 
 def usable_cores() -> int:
@@ -110,60 +131,54 @@ def gil_enabled() -> bool:
     return True if probe is None else bool(probe())
 
 
+def _timings(name: str, spans) -> list[JobTiming]:
+    spans = list(spans)
+    if not all(isinstance(s, JobTiming) for s in spans):
+        raise TypeError(f"{name} must be a list of JobTiming (as returned by timed_burn)")
+    return spans
+
+
+@styled
 def plot_worker_spans(
-    runs: dict[str, Iterable[Span]], *, t0_ns: dict[str, int] | None = None,
+    runs: dict[str, Iterable[JobTiming]], *, t0_ns: dict[str, int] | None = None,
     title: str | None = None, width: float = 9.0,
 ) -> Figure:
-    """Draw each run's spans, one lane per worker, runs stacked, one shared time axis (ms).
+    """Draw each run's jobs, one lane per worker, runs stacked, one shared time axis (ms).
 
-    ``runs`` maps a run's name ("threads", "processes") to its spans; each run's clock
-    starts at its ``t0_ns`` (default: its first span's start).
+    ``runs`` maps a run's name ("threads", "processes") to its jobs' ``JobTiming``; each
+    run's clock starts at its ``t0_ns`` (default: its first job's start).
     """
-    from .plotting import COLORS, new_figure, span_patch
-
     if not isinstance(runs, dict) or not runs:
-        raise TypeError("runs must be a non-empty dict of run name -> list of Span")
+        raise TypeError("runs must be a non-empty dict of run name -> list of JobTiming")
     width = check_number("width", width, 3, 30)
-    rows: list[tuple[str, list[Span], int]] = []  # (label, spans, t0)
-    for name, spans in runs.items():
-        spans = list(spans)
-        if not spans or not all(isinstance(s, Span) for s in spans):
-            raise TypeError(f"runs[{name!r}] must be a non-empty list of Span")
-        start = (t0_ns or {}).get(name, min(s.start_ns for s in spans))
-        workers = sorted({s.worker for s in spans}, key=lambda w: min(s.start_ns for s in spans if s.worker == w))
-        for k, w in enumerate(workers):
-            rows.append((f"{name}: worker {k + 1}", [s for s in spans if s.worker == w], start))
-    fig, ax = new_figure(width, min(12.0, 1.3 + 0.32 * len(rows)))
-    x_max = 0.0
-    for row, (_label, spans, start) in enumerate(rows):
-        x0 = [(s.start_ns - start) / 1e6 for s in spans]
-        x1 = [(s.end_ns - start) / 1e6 for s in spans]
-        x_max = max(x_max, *x1)
-        ax.add_artist(span_patch(x0, x1, row - 0.35, row + 0.35, COLORS["job"]))
-        for a, b in zip(x0, x1, strict=True):  # a thin white gap shows where one job ends
-            ax.plot([a, a], [row - 0.35, row + 0.35], color="white", lw=1)
-            ax.plot([b, b], [row - 0.35, row + 0.35], color="white", lw=1)
-    ax.set_xlim(0, max(x_max, 1e-3) * 1.02)
-    ax.set_ylim(len(rows) - 0.5, -0.5)
-    ax.set_yticks(range(len(rows)), [r[0] for r in rows], fontsize=9)
-    ax.set_xlabel("time since the run started (ms)")
-    ax.grid(axis="x", alpha=0.3)
-    ax.set_axisbelow(True)
-    ax.set_title(title or "Which worker ran which job, when", loc="left", fontsize=11)
-    from matplotlib.patches import Patch
-
-    fig.legend(handles=[Patch(color=COLORS["job"], label="job running in a worker")],
-               loc="outside lower center", fontsize=8, frameon=False)
+    labels: list[str] = []
+    spans: list[Span] = []
+    rows: list[int] = []
+    for name, jobs in runs.items():
+        jobs = _timings(f"runs[{name!r}]", jobs)
+        if not jobs:
+            raise TypeError(f"runs[{name!r}] must be a non-empty list of JobTiming")
+        start = (t0_ns or {}).get(name, min(j.start_ns for j in jobs))
+        run = sorted((j.span(start) for j in jobs), key=lambda s: s.start_ms)
+        workers = list(dict.fromkeys(s.lane for s in run))  # in the order they started
+        rows += [len(labels) + workers.index(s.lane) for s in run]
+        spans += run
+        labels += [f"{name}: worker {k + 1}" for k in range(len(workers))]
+    fig, ax = lane_figure(labels, max(s.end_ms for s in spans), width=width,
+                          title=title or "Which worker ran which job, when",
+                          xlabel="time since the run started (ms)")
+    drawn = draw_spans(ax, rows, [s.start_ms for s in spans],
+                       [s.end_ms for s in spans], "job", edges=True)
+    add_legend(fig, [key_handle(k, "job running in a worker") for k in drawn])
     return fig
 
 
+@styled
 def plot_speedups(
     speedups: dict[str, float], ideals: dict[str, float], *, title: str | None = None,
     width: float = 7.0,
 ) -> Figure:
     """Bars of measured speedup per way of running, each with its ideal as a grey tick."""
-    from .plotting import COLORS, new_figure
-
     if not isinstance(speedups, dict) or not speedups:
         raise TypeError("speedups must be a non-empty dict of name -> measured speedup")
     if not isinstance(ideals, dict) or set(ideals) != set(speedups):
@@ -172,20 +187,14 @@ def plot_speedups(
     names = list(speedups)
     values = [check_number(f"speedups[{n!r}]", speedups[n], 0, 1e6) for n in names]
     ideal = [check_number(f"ideals[{n!r}]", ideals[n], 0, 1e6) for n in names]
-    fig, ax = new_figure(width, 1.2 + 0.45 * len(names))
-    y = range(len(names))
-    ax.barh(y, values, height=0.6, color=COLORS["running"], label="measured speedup")
-    ax.vlines(ideal, [i - 0.4 for i in y], [i + 0.4 for i in y], color=COLORS["ideal"],
+    fig, ax = new_figure(width, 1.2 + 0.45 * len(names), title=title or "Speedup against the ideal")
+    ys = hbars(ax, names, {"measured speedup": values}, {"measured speedup": SERIES[0]},
+               fmt="{:.2f}x", x_ref=max(ideal))["measured speedup"]
+    ax.vlines(ideal, [y - 0.4 for y in ys], [y + 0.4 for y in ys], color=COLORS["ideal"],
               linewidth=3, label="ideal")
-    for i, v in zip(y, values, strict=True):
-        ax.text(v, i, f" {v:.2f}x", va="center", fontsize=9)
     ax.axvline(1.0, color="black", linewidth=0.8)
-    ax.set_yticks(list(y), names)
-    ax.set_ylim(len(names) - 0.5, -0.5)
-    ax.set_xlim(0, max(max(values), max(ideal)) * 1.2)
     ax.set_xlabel("speedup over running the same work one job after another")
-    ax.set_title(title or "Speedup against the ideal", loc="left", fontsize=11)
-    fig.legend(loc="outside lower center", ncols=2, fontsize=8, frameon=False)
+    add_legend(fig, ax.get_legend_handles_labels()[0])
     return fig
 
 
@@ -213,17 +222,12 @@ def start_workers(pool, workers: int, *, timeout: float = 30.0) -> float:
     return time.perf_counter() - t0
 
 
-def add_worker_lanes(fig: Figure, spans: Iterable[Span], t0_ns: int, *, label: str = "process") -> Figure:
+def add_worker_lanes(fig: Figure, spans: Iterable[JobTiming], t0_ns: int, *,
+                     label: str = "process") -> Figure:
     """Add one lane per worker to a ``Timeline.plot`` figure, for jobs the recorder cannot
     see (jobs in other processes); ``t0_ns`` is the recording's start (``perf_counter_ns``)."""
-    from .plotting import add_lanes
-
-    spans = list(spans)
-    if not all(isinstance(s, Span) for s in spans):
-        raise TypeError("spans must be a list of Span (as returned by timed_burn)")
-    spans.sort(key=lambda s: s.start_ns)  # lanes numbered in the order workers started
-    return add_lanes(fig, [s.worker for s in spans], [(s.start_ns - t0_ns) / 1e6 for s in spans],
-                     [(s.end_ns - t0_ns) / 1e6 for s in spans], lane_label=label,
+    jobs = _timings("spans", spans)
+    return add_lanes(fig, [j.span(t0_ns) for j in jobs], lane_label=label,
                      legend_label=f"job running in a worker {label}")
 
 
