@@ -57,7 +57,7 @@ def add_stream_lanes(fig: Figure, spans: Iterable[Span], *, label: str = "Dask w
     if not isinstance(label, str):
         raise TypeError(f"label must be a string, got {type(label).__name__}")
     return add_lanes(fig, spans, lane_label=label, edges=True,
-                     legend_label=f"task running on a {label.lower()} (its task stream)")
+                     legend_label=f"task running on a {label} (its task stream)")
 
 
 @styled

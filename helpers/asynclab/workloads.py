@@ -190,11 +190,11 @@ def plot_speedups(
     fig, ax = new_figure(width, 1.2 + 0.45 * len(names), title=title or "Speedup against the ideal")
     ys = hbars(ax, names, {"measured speedup": values}, {"measured speedup": SERIES[0]},
                fmt="{:.2f}x", x_ref=max(ideal))["measured speedup"]
-    ax.vlines(ideal, [y - 0.4 for y in ys], [y + 0.4 for y in ys], color=COLORS["ideal"],
-              linewidth=3, label="ideal")
-    ax.axvline(1.0, color="black", linewidth=0.8)
+    ticks = ax.vlines(ideal, [y - 0.4 for y in ys], [y + 0.4 for y in ys], color=COLORS["ideal"],
+                      linewidth=3, label="ideal")
+    ax.axvline(1.0, color="black", linewidth=0.8)  # no speedup
     ax.set_xlabel("speedup over running the same work one job after another")
-    add_legend(fig, ax.get_legend_handles_labels()[0])
+    add_legend(fig, [ax.containers[0], ticks])
     return fig
 
 
