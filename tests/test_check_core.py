@@ -108,8 +108,8 @@ def test_need_function_is_the_one_guard_for_plain_and_async_functions():
 
     def verdict(fn, **kwargs):
         try:
-            core._need_function(fn, "f(x)", **kwargs)
-        except core._Stop as stop:
+            core.need_function(fn, "f(x)", **kwargs)
+        except core.Stop as stop:
             return stop.verdict
         return None
 
@@ -128,9 +128,9 @@ def test_close_coroutines_closes_what_the_learner_never_awaited():
         pass
 
     coro = plan()
-    assert core._close_coroutines(1, coro, [plan])
+    assert core.close_coroutines(1, coro, [plan])
     assert coro.cr_frame is None  # closed: no "never awaited" warning
-    assert not core._close_coroutines(None, [1], "text")
+    assert not core.close_coroutines(None, [1], "text")
 
 
 def test_checks_keep_their_names_and_docs_under_judged():

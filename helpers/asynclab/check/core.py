@@ -1,10 +1,10 @@
 """The core every exercise check shares: the verdict, and running the learner's code safely.
 
-A check never raises on a wrong answer. It calls ``_need_function`` (the one guard for "is
+A check never raises on a wrong answer. It calls ``need_function`` (the one guard for "is
 this the plain function / the coroutine function asked for"), runs the learner's code with
-``_run_learner`` (bounded by ``TIMEOUT``) or ``_call_learner``, and any ``_Stop`` raised on
-the way becomes the check's verdict through ``_judged``. Coroutines the learner made but
-never ran are closed (``_closing``, ``_close_coroutines``); tasks and default pools are
+``run_learner`` (bounded by ``TIMEOUT``) or ``call_learner``, and any ``Stop`` raised on
+the way becomes the check's verdict through ``judged``. Coroutines the learner made but
+never ran are closed (``closing``, ``close_coroutines``); tasks and default pools are
 closed with the fresh loop ``asynclab.run`` gives each trial.
 """
 
@@ -39,7 +39,7 @@ class Verdict:
         return self.passed
 
 
-class _Stop(Exception):
+class Stop(Exception):
     """Raised inside a check to hand back a verdict early."""
 
     def __init__(self, verdict: Verdict) -> None:
@@ -47,25 +47,25 @@ class _Stop(Exception):
         self.verdict = verdict
 
 
-def _pass(message: str) -> Verdict:
+def ok(message: str) -> Verdict:
     return Verdict(True, f"pass: {message}")
 
 
-def _hint(message: str) -> Verdict:
+def hint(message: str) -> Verdict:
     return Verdict(False, f"hint: {message}")
 
 
-def _todo(message: str) -> Verdict:
+def todo(message: str) -> Verdict:
     return Verdict(False, f"not answered yet: {message}")
 
 
-def _judged(check: Callable[..., Verdict]) -> Callable[..., Verdict]:
-    """Turn a ``_Stop`` raised anywhere in ``check`` into its verdict."""
+def judged(check: Callable[..., Verdict]) -> Callable[..., Verdict]:
+    """Turn a ``Stop`` raised anywhere in ``check`` into its verdict."""
 
     def wrapper(*args: Any, **kwargs: Any) -> Verdict:
         try:
             return check(*args, **kwargs)
-        except _Stop as stop:
+        except Stop as stop:
             return stop.verdict
 
     wrapper.__module__ = check.__module__
@@ -75,11 +75,11 @@ def _judged(check: Callable[..., Verdict]) -> Callable[..., Verdict]:
     return wrapper
 
 
-def _raised(exc: BaseException) -> str:
+def raised(exc: BaseException) -> str:
     return f"your code raised {type(exc).__name__}: {exc}"
 
 
-def _need_function(fn: Any, what: str, *, is_async: bool, not_callable: str | None = None,
+def need_function(fn: Any, what: str, *, is_async: bool, not_callable: str | None = None,
                    not_plain: str | None = None) -> None:
     """Stop with 'not answered yet' or a hint unless ``fn`` is the kind of function asked for.
 
@@ -88,46 +88,46 @@ def _need_function(fn: Any, what: str, *, is_async: bool, not_callable: str | No
     ``async def`` where a plain ``def`` is asked for.
     """
     if fn is None:
-        raise _Stop(_todo(f"write {what}"))
+        raise Stop(todo(f"write {what}"))
     if not callable(fn):
-        raise _Stop(_hint(not_callable
+        raise Stop(hint(not_callable
                           or f"pass the function itself ({what}), not a {type(fn).__name__}"))
     if is_async and not inspect.iscoroutinefunction(fn):
-        raise _Stop(_hint(f"{what} must be a coroutine function: define it with `async def`"))
+        raise Stop(hint(f"{what} must be a coroutine function: define it with `async def`"))
     if not is_async and inspect.iscoroutinefunction(fn):
-        raise _Stop(_hint(not_plain or f"{what} must be a plain `def`, not `async def`"))
+        raise Stop(hint(not_plain or f"{what} must be a plain `def`, not `async def`"))
 
 
-def _run_learner(make: Callable[[], Coroutine[Any, Any, Any]], what: str,
+def run_learner(make: Callable[[], Coroutine[Any, Any, Any]], what: str,
                  timeout: float | None = None) -> Any:
     """Run a trial coroutine through ``asynclab.run``; the learner's errors become verdicts."""
     timeout = TIMEOUT if timeout is None else timeout
     try:
         return run(make(), timeout=timeout)
     except NotImplementedError:
-        raise _Stop(_todo(f"write {what}")) from None
+        raise Stop(todo(f"write {what}")) from None
     except ExperimentTimeout:
-        raise _Stop(_hint(
+        raise Stop(hint(
             f"{what} did not finish within {timeout:g} s. Is it waiting for something that "
             "never happens, or looping forever (or blocking the loop with time.sleep)?"
         )) from None
-    except _Stop:
+    except Stop:
         raise
     except Exception as exc:  # the learner's error: a hint, never a traceback
-        raise _Stop(_hint(f"{_raised(exc)}. Read the exercise again: {what}")) from None
+        raise Stop(hint(f"{raised(exc)}. Read the exercise again: {what}")) from None
 
 
-def _call_learner(fn: Callable[..., Any], what: str, *args: Any) -> Any:
+def call_learner(fn: Callable[..., Any], what: str, *args: Any) -> Any:
     """Call a plain learner function; its errors become verdicts."""
     try:
         return fn(*args)
     except NotImplementedError:
-        raise _Stop(_todo(f"write {what}")) from None
+        raise Stop(todo(f"write {what}")) from None
     except Exception as exc:
-        raise _Stop(_hint(f"{_raised(exc)}. Read the exercise again: {what}")) from None
+        raise Stop(hint(f"{raised(exc)}. Read the exercise again: {what}")) from None
 
 
-def _closing(made: list, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+def closing(made: list, call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     """``call(...)``, then close the coroutines the learner made but never ran (no warning)."""
     try:
         return call(*args, **kwargs)
@@ -137,7 +137,7 @@ def _closing(made: list, call: Callable[..., Any], *args: Any, **kwargs: Any) ->
                 coro.close()
 
 
-def _close_coroutines(*values: Any) -> bool:
+def close_coroutines(*values: Any) -> bool:
     """Close every coroutine object among ``values`` (so Python does not warn "never
     awaited"); True if there was one: the learner returned a coroutine where a result was due."""
     found = False
@@ -148,25 +148,25 @@ def _close_coroutines(*values: Any) -> bool:
     return found
 
 
-def _is_number(value: Any) -> bool:
+def is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _need_positive_ms(value: Any, name: str) -> float:
+def need_positive_ms(value: Any, name: str) -> float:
     if value is None:
-        raise _Stop(_todo(f"set {name} to a number of milliseconds"))
-    if not _is_number(value) or value <= 0:
-        raise _Stop(_hint(f"{name} must be a positive number of milliseconds, got {value!r}"))
+        raise Stop(todo(f"set {name} to a number of milliseconds"))
+    if not is_number(value) or value <= 0:
+        raise Stop(hint(f"{name} must be a positive number of milliseconds, got {value!r}"))
     return float(value)
 
 
-def _need_choices(given: Any, key: dict[str, str], name: str, options: tuple[str, str]) -> None:
+def need_choices(given: Any, key: dict[str, str], name: str, options: tuple[str, str]) -> None:
     a, b = options
     if given is None or (isinstance(given, dict) and any(v is None for v in given.values())):
-        raise _Stop(_todo(f"replace each None in {name} with {a!r} or {b!r}"))
+        raise Stop(todo(f"replace each None in {name} with {a!r} or {b!r}"))
     if not isinstance(given, dict) or set(given) != set(key):
-        raise _Stop(_hint(f"keep {name} as the dict you were given (the same keys); "
+        raise Stop(hint(f"keep {name} as the dict you were given (the same keys); "
                           f"only replace its values with {a!r} or {b!r}"))
     for line, pick in given.items():
         if pick not in options:
-            raise _Stop(_hint(f"{line!r}: answer {a!r} or {b!r}, not {pick!r}"))
+            raise Stop(hint(f"{line!r}: answer {a!r} or {b!r}, not {pick!r}"))

@@ -10,23 +10,23 @@ from ..runner import ExperimentTimeout, run
 from . import core
 from .core import (
     Verdict,
-    _close_coroutines,
-    _closing,
-    _hint,
-    _judged,
-    _need_function,
-    _pass,
-    _raised,
-    _run_learner,
-    _todo,
+    close_coroutines,
+    closing,
+    hint,
+    judged,
+    need_function,
+    ok,
+    raised,
+    run_learner,
+    todo,
 )
 
 
-@_judged
+@judged
 def ex00_concurrent(fn: Any) -> Verdict:
     """``async def fetch_both(fetch)``: both fetches at once, results as [user, orders]."""
     what = "fetch_both(fetch), an async def that awaits fetch('user') and fetch('orders')"
-    _need_function(fn, what, is_async=True)
+    need_function(fn, what, is_async=True)
     latency = 0.1
 
     async def fetch(name):
@@ -38,27 +38,27 @@ def ex00_concurrent(fn: Any) -> Verdict:
             got = await fn(fetch)
         return got, tl.wall_ms
 
-    got, wall_ms = _run_learner(trial, what)
-    if _close_coroutines(got, *(got if isinstance(got, list | tuple) else ())):
-        return _hint("you returned coroutine objects, not results: calling fetch('user') only "
+    got, wall_ms = run_learner(trial, what)
+    if close_coroutines(got, *(got if isinstance(got, list | tuple) else ())):
+        return hint("you returned coroutine objects, not results: calling fetch('user') only "
                      "makes a plan; await it (or hand it to gather, and await that)")
     got = list(got) if isinstance(got, list | tuple) else got
     if got == ["data for orders", "data for user"]:
-        return _hint("results in the wrong order: gather returns them in the order you passed "
+        return hint("results in the wrong order: gather returns them in the order you passed "
                      "the coroutines, whatever order they finish in")
     if got != ["data for user", "data for orders"]:
-        return _hint(f"return both results as [user, orders]; got {got!r}")
+        return hint(f"return both results as [user, orders]; got {got!r}")
     if wall_ms > 1.5 * latency * 1e3:
-        return _hint(f"took {wall_ms:.0f} ms for two {latency * 1e3:.0f} ms waits: you awaited "
+        return hint(f"took {wall_ms:.0f} ms for two {latency * 1e3:.0f} ms waits: you awaited "
                      "them one after the other. Start both, then wait once: asyncio.gather")
-    return _pass(f"two {latency * 1e3:.0f} ms waits in {wall_ms:.0f} ms: they overlapped")
+    return ok(f"two {latency * 1e3:.0f} ms waits in {wall_ms:.0f} ms: they overlapped")
 
 
-@_judged
+@judged
 def ex00_bridge(fn: Any) -> Verdict:
     """``def answer(main)``: a plain function that runs ``main()`` and returns its result."""
     what = "answer(main), a plain def that runs main() and returns its result"
-    _need_function(fn, what, is_async=False,
+    need_function(fn, what, is_async=False,
                    not_plain="answer must be a plain `def`: code that cannot await (a widget "
                              "callback, a library hook) is exactly where you need a bridge")
 
@@ -76,22 +76,22 @@ def ex00_bridge(fn: Any) -> Verdict:
         return fn(main)
 
     try:
-        got = _closing(made, run, trial(), timeout=core.TIMEOUT)
+        got = closing(made, run, trial(), timeout=core.TIMEOUT)
     except NotImplementedError:
-        return _todo(f"write {what}")
+        return todo(f"write {what}")
     except ExperimentTimeout:
-        return _hint(f"answer did not return within {core.TIMEOUT:g} s")
+        return hint(f"answer did not return within {core.TIMEOUT:g} s")
     except RuntimeError as exc:
-        return _hint(f"{_raised(exc)}. asyncio.run (and run_until_complete) cannot start a loop "
+        return hint(f"{raised(exc)}. asyncio.run (and run_until_complete) cannot start a loop "
                      "inside one that is already running, as in a notebook cell (section 4): "
                      "use asynclab.run(main())")
     except TypeError as exc:
-        return _hint(f"{_raised(exc)}. Pass a coroutine object: call main(), then run it")
+        return hint(f"{raised(exc)}. Pass a coroutine object: call main(), then run it")
     except Exception as exc:
-        return _hint(_raised(exc))
-    if _close_coroutines(got):
-        return _hint("you returned the coroutine object main() without running it: it is a "
+        return hint(raised(exc))
+    if close_coroutines(got):
+        return hint("you returned the coroutine object main() without running it: it is a "
                      "plan; asynclab.run(main()) runs it and gives back its result")
     if got != 42:
-        return _hint(f"return main()'s result; got {got!r}")
-    return _pass("main() ran to the end on a fresh loop, from code that cannot await")
+        return hint(f"return main()'s result; got {got!r}")
+    return ok("main() ran to the end on a fresh loop, from code that cannot await")

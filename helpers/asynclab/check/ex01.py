@@ -9,13 +9,13 @@ from typing import Any
 from ..recorder import record
 from .core import (
     Verdict,
-    _close_coroutines,
-    _hint,
-    _judged,
-    _need_function,
-    _pass,
-    _run_learner,
-    _todo,
+    close_coroutines,
+    hint,
+    judged,
+    need_function,
+    ok,
+    run_learner,
+    todo,
 )
 
 #: The bare yields of tasks A, B, C, as the exercise states them (kept equal by
@@ -28,18 +28,18 @@ async def _hopper(yields: int) -> None:
         await asyncio.sleep(0)
 
 
-@_judged
+@judged
 def ex01_order(predicted: Any) -> Verdict:
     """Predict the order of steps of tasks A, B, C yielding 1, 3 and 2 times."""
     if predicted is None:
-        return _todo("set predicted_order to the task names in the order their steps run, "
+        return todo("set predicted_order to the task names in the order their steps run, "
                      "like 'A B C ...'")
     if isinstance(predicted, str):
         guess = [c for c in predicted.upper() if c in "ABC"]
     elif isinstance(predicted, list | tuple) and all(isinstance(p, str) for p in predicted):
         guess = [p.strip().upper() for p in predicted]
     else:
-        return _hint(f"give the order as a string 'A B C ...' or a list of names, "
+        return hint(f"give the order as a string 'A B C ...' or a list of names, "
                      f"got {type(predicted).__name__}")
 
     async def trial():
@@ -48,18 +48,18 @@ def ex01_order(predicted: Any) -> Verdict:
                                    for name, n in EX01_YIELDS.items()))
         return tl.order()
 
-    real = _run_learner(trial, "the experiment")
+    real = run_learner(trial, "the experiment")
     shown = " ".join(real)
     if guess == real:
-        return _pass(f"recorded {shown}: strict turns, and each task leaves when it is done")
+        return ok(f"recorded {shown}: strict turns, and each task leaves when it is done")
     counts = {name: guess.count(name) for name in EX01_YIELDS}
     if counts != {name: n + 1 for name, n in EX01_YIELDS.items()}:
-        return _hint("count the steps first: a task takes one step per bare yield, plus the "
+        return hint("count the steps first: a task takes one step per bare yield, plus the "
                      "last stretch from its final yield to its end (section 4)")
     if guess == sorted(guess):
-        return _hint("a bare yield hands the loop back: the others run in between, so a task "
+        return hint("a bare yield hands the loop back: the others run in between, so a task "
                      "never runs all its steps in a row while others are ready")
-    return _hint("the ready queue is first-in, first-out: a task that yields goes to the "
+    return hint("the ready queue is first-in, first-out: a task that yields goes to the "
                  "back, behind every task already ready (section 5). Recorded: " + shown)
 
 
@@ -72,11 +72,11 @@ def _compute(n: int, log: list[str], seconds: float = 0.02) -> int:
     return n * n
 
 
-@_judged
+@judged
 def ex01_yielding(fn: Any) -> Verdict:
     """``async def two_computations(compute)``: let other tasks run between two computations."""
     what = "two_computations(compute), an async def returning [compute(1), compute(2)]"
-    _need_function(fn, what, is_async=True)
+    need_function(fn, what, is_async=True)
 
     async def trial():
         log: list[str] = []
@@ -96,19 +96,19 @@ def ex01_yielding(fn: Any) -> Verdict:
                 await ticker
         return got, log, tl.task("yours").steps
 
-    got, log, steps = _run_learner(trial, what)
-    if _close_coroutines(got):
-        return _hint("you returned a coroutine: compute is a plain function, call it")
+    got, log, steps = run_learner(trial, what)
+    if close_coroutines(got):
+        return hint("you returned a coroutine: compute is a plain function, call it")
     if not isinstance(got, list | tuple) or list(got) != [1, 4]:
-        return _hint(f"return [compute(1), compute(2)]; got {got!r}")
+        return hint(f"return [compute(1), compute(2)]; got {got!r}")
     try:
         between = log[log.index("compute 1 end"):log.index("compute 2 start")]
     except ValueError:
-        return _hint("call compute(1), then compute(2), once each")
+        return hint("call compute(1), then compute(2), once each")
     if "other" not in between:
-        return _hint(f"your task ran in {steps} step(s) and no other task ran between the two "
+        return hint(f"your task ran in {steps} step(s) and no other task ran between the two "
                      "computations. Only an await that suspends hands the loop back: "
                      "`await asyncio.sleep(0)` between them (awaiting a coroutine that does "
                      "not suspend is a plain call, section 4)")
-    return _pass(f"your task took {steps} steps, and the other task ran "
+    return ok(f"your task took {steps} steps, and the other task ran "
                  f"{between.count('other')} time(s) between the computations")

@@ -9,12 +9,12 @@ from typing import Any
 from ..recorder import record
 from .core import (
     Verdict,
-    _hint,
-    _judged,
-    _need_choices,
-    _need_positive_ms,
-    _pass,
-    _run_learner,
+    hint,
+    judged,
+    need_choices,
+    need_positive_ms,
+    ok,
+    run_learner,
 )
 
 #: The answer key; its keys are the notebook's ``choices`` (kept equal by
@@ -27,18 +27,18 @@ EX02_RIGHT = {
 }
 
 
-@_judged
+@judged
 def ex02_choices(given: Any) -> Verdict:
     """For each job: "gather" (waiting) or "processes" (computing)."""
-    _need_choices(given, EX02_RIGHT, "choices", ("gather", "processes"))
+    need_choices(given, EX02_RIGHT, "choices", ("gather", "processes"))
     for job, pick in given.items():
         if pick != EX02_RIGHT[job] and EX02_RIGHT[job] == "processes":
-            return _hint(f"'{job}' is CPU work. gather only overlaps waiting; CPU work runs "
+            return hint(f"'{job}' is CPU work. gather only overlaps waiting; CPU work runs "
                          "one task at a time on the loop (section 3)")
         if pick != EX02_RIGHT[job]:
-            return _hint(f"'{job}' is mostly waiting. Waiting needs no extra core, so one "
+            return hint(f"'{job}' is mostly waiting. Waiting needs no extra core, so one "
                          "event loop overlaps all the waits for free (section 2)")
-    return _pass("waiting -> concurrency, computing -> parallelism")
+    return ok("waiting -> concurrency, computing -> parallelism")
 
 
 def _burn_ms(ms: float) -> None:
@@ -47,10 +47,10 @@ def _burn_ms(ms: float) -> None:
         pass
 
 
-@_judged
+@judged
 def ex02_prediction(predicted: Any) -> Verdict:
     """Four tasks under gather: each waits 100 ms, then computes 50 ms on the loop."""
-    predicted = _need_positive_ms(predicted, "predicted_ms")
+    predicted = need_positive_ms(predicted, "predicted_ms")
 
     async def step():
         await asyncio.sleep(0.1)
@@ -62,12 +62,12 @@ def ex02_prediction(predicted: Any) -> Verdict:
                                    for i in range(4)))
         return tl.wall_ms, tl.summary().loop_busy_ms
 
-    wall, busy = _run_learner(trial, "the experiment")
+    wall, busy = run_learner(trial, "the experiment")
     measured = f"measured {wall:.0f} ms, of which the loop was busy {busy:.0f} ms"
     if abs(predicted - 300) <= 100:
-        return _pass(f"{measured}: one wait, then the four jobs in turn")
+        return ok(f"{measured}: one wait, then the four jobs in turn")
     if predicted < 300:
-        return _hint(f"{measured}. The waits overlap, but the CPU work does not: each "
+        return hint(f"{measured}. The waits overlap, but the CPU work does not: each "
                      "task's 50 ms runs on the one loop thread, in turn")
-    return _hint(f"{measured}. Under gather the four 100 ms waits overlap: they cost "
+    return hint(f"{measured}. Under gather the four 100 ms waits overlap: they cost "
                  "about one wait, not four")

@@ -7,13 +7,13 @@ import time
 from typing import Any
 
 from .core import (
+    Stop,
     Verdict,
-    _hint,
-    _judged,
-    _need_function,
-    _pass,
-    _run_learner,
-    _Stop,
+    hint,
+    judged,
+    need_function,
+    ok,
+    run_learner,
 )
 
 #: Notebook 05's agents (section 5) and searches (section 6): copies of its
@@ -25,11 +25,11 @@ EX05_AGENT_DEADLINE = 0.12
 EX05_SEARCH_LATENCY = {"web search": 0.09, "vector store": 0.03, "wiki": 0.06}
 
 
-@_judged
+@judged
 def ex05_retry(fn: Any) -> Verdict:
     """``retry(tool, attempts)``: retry errors, re-raise the last, never retry a cancellation."""
     what = "retry(tool, attempts), an async def"
-    _need_function(fn, what, is_async=True)
+    need_function(fn, what, is_async=True)
     calls: list[str] = []
 
     async def flaky():  # fails twice, then answers
@@ -67,30 +67,30 @@ def ex05_retry(fn: Any) -> Verdict:
             return answer, last, "TimeoutError", time.perf_counter() - t0
         return answer, last, "no TimeoutError", time.perf_counter() - t0
 
-    answer, last, deadline, took = _run_learner(trial, what)
+    answer, last, deadline, took = run_learner(trial, what)
     if answer == "gave up":
-        return _hint("retry(flaky, attempts=3) raised after fewer than 3 calls: catch the "
+        return hint("retry(flaky, attempts=3) raised after fewer than 3 calls: catch the "
                      "error and call the tool again, up to `attempts` calls in all")
     if answer != "answer":
-        return _hint(f"retry(flaky) returned {answer!r}; return the tool's result")
+        return hint(f"retry(flaky) returned {answer!r}; return the tool's result")
     if last != "ConnectionError" or calls.count("broken") != 2:
-        return _hint(f"a tool that always fails was called {calls.count('broken')} time(s) with "
+        return hint(f"a tool that always fails was called {calls.count('broken')} time(s) with "
                      "attempts=2, and retry ended with "
                      f"{'no error' if last == 'no error' else last}: call it `attempts` times, "
                      "then re-raise the last error")
     if deadline != "TimeoutError" or calls.count("slow") > 1:
-        return _hint("the deadline did not stop retry: it retried after a CancelledError. "
+        return hint("the deadline did not stop retry: it retried after a CancelledError. "
                      "Catch Exception, not BaseException (or re-raise CancelledError)")
     if took > (0.02 + 0.1) / 2:
-        return _hint("the deadline fired late; do not wait for the tool after a cancellation")
-    return _pass("retries errors, stops at the deadline")
+        return hint("the deadline fired late; do not wait for the tool after a cancellation")
+    return ok("retries errors, stops at the deadline")
 
 
-@_judged
+@judged
 def ex05_collect(fn: Any) -> Verdict:
     """``collect(names, deadline)``: every agent concurrently, each on its own deadline."""
     what = "collect(names, deadline), an async def"
-    _need_function(fn, what, is_async=True)
+    need_function(fn, what, is_async=True)
     names = list(EX05_AGENT_LATENCY)
     deadline = 0.15
     expected = {n: "timed out" if EX05_AGENT_LATENCY[n] > min(EX05_AGENT_DEADLINE, deadline)
@@ -102,34 +102,34 @@ def ex05_collect(fn: Any) -> Verdict:
         t0 = time.perf_counter()
         try:
             got = await fn(names, deadline)
-        except (NotImplementedError, _Stop):
+        except (NotImplementedError, Stop):
             raise
         except Exception as exc:
-            raise _Stop(_hint(f"collect raised {type(exc).__name__}: {exc}. One agent's error "
+            raise Stop(hint(f"collect raised {type(exc).__name__}: {exc}. One agent's error "
                               "must become a value: return_exceptions=True, or catch it per "
                               "agent")) from None
         left = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
         return got, time.perf_counter() - t0, left
 
-    got, took, left = _run_learner(trial, what)
+    got, took, left = run_learner(trial, what)
     if got != expected:  # the critic has 20 ms to spare: on a loaded machine, look twice
-        got, took, left = _run_learner(trial, what)
+        got, took, left = run_learner(trial, what)
     if got != expected:
-        return _hint(f"expected {expected}, got {got}. A deadline raises TimeoutError "
+        return hint(f"expected {expected}, got {got}. A deadline raises TimeoutError "
                      "(the same class as asyncio.TimeoutError); the coder raises RuntimeError")
     if left:
-        return _hint("some agents were still running when collect returned")
+        return hint("some agents were still running when collect returned")
     if took > (ideal + sequential) / 2:
-        return _hint("right answers, but the agents ran one after another: start them "
+        return hint("right answers, but the agents ran one after another: start them "
                      "all, then wait (gather)")
-    return _pass("every result kept, concurrently")
+    return ok("every result kept, concurrently")
 
 
-@_judged
+@judged
 def ex05_fastest(fn: Any) -> Verdict:
     """``fastest(tools)``: the first search result, and no search left running."""
     what = "fastest(tools), an async def"
-    _need_function(fn, what, is_async=True)
+    need_function(fn, what, is_async=True)
     tools = list(EX05_SEARCH_LATENCY)
     slowest = max(EX05_SEARCH_LATENCY.values())
     best = min(EX05_SEARCH_LATENCY.values())
@@ -142,12 +142,12 @@ def ex05_fastest(fn: Any) -> Verdict:
         left = [t for t in asyncio.all_tasks() if t is not asyncio.current_task() and not t.done()]
         return got, took, len(left)
 
-    got, took, left = _run_learner(trial, what)
+    got, took, left = run_learner(trial, what)
     if got != f"hits from {min(EX05_SEARCH_LATENCY, key=EX05_SEARCH_LATENCY.get)}":
-        return _hint(f"got {got!r}; return the result (task.result()) of the first task done")
+        return hint(f"got {got!r}; return the result (task.result()) of the first task done")
     if took > (best + slowest) / 2:
-        return _hint("right answer, but you waited for the slow searches too: "
+        return hint("right answer, but you waited for the slow searches too: "
                      "asyncio.wait(..., return_when=asyncio.FIRST_COMPLETED)")
     if left:
-        return _hint(f"{left} searches still running after you returned: cancel the pending ones")
-    return _pass("the fastest answer, and nothing left running")
+        return hint(f"{left} searches still running after you returned: cancel the pending ones")
+    return ok("the fastest answer, and nothing left running")

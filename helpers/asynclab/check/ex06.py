@@ -14,35 +14,35 @@ from ..workloads import usable_cores
 from . import core
 from .core import (
     Verdict,
-    _call_learner,
-    _close_coroutines,
-    _hint,
-    _judged,
-    _need_function,
-    _pass,
-    _todo,
+    call_learner,
+    close_coroutines,
+    hint,
+    judged,
+    need_function,
+    ok,
+    todo,
 )
 
 
-@_judged
+@judged
 def ex06_workers(n: Any) -> Verdict:
     """The fewest workers for 60 calls of 50 ms within 250 ms."""
     if n is None:
-        return _todo("set workers_needed to a number of workers")
+        return todo("set workers_needed to a number of workers")
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 64:
-        return _hint(f"workers_needed must be a whole number of workers from 1 to 64, got {n!r}")
+        return hint(f"workers_needed must be a whole number of workers from 1 to 64, got {n!r}")
     waves = math.ceil(60 / n)
     if waves * 50 > 250:
-        return _hint(f"{n} workers need ceil(60/{n}) = {waves} waves of 50 ms = "
+        return hint(f"{n} workers need ceil(60/{n}) = {waves} waves of 50 ms = "
                      f"{waves * 50} ms. Each worker does one call at a time")
     if n > 1 and math.ceil(60 / (n - 1)) * 50 <= 250:
-        return _hint(f"{n} workers meet the target, but so would {n - 1}: the makespan is "
+        return hint(f"{n} workers meet the target, but so would {n - 1}: the makespan is "
                      "ceil(J/N) x L, so it only drops when the number of waves drops")
     with ThreadPoolExecutor(max_workers=n) as pool:
         t0 = time.perf_counter()
         list(pool.map(time.sleep, [0.05] * 60))
         took = time.perf_counter() - t0
-    return _pass(f"{n} workers, {waves} waves, measured {took * 1e3:.0f} ms")
+    return ok(f"{n} workers, {waves} waves, measured {took * 1e3:.0f} ms")
 
 
 def _default_pool_size() -> int:
@@ -53,22 +53,22 @@ def _default_pool_size() -> int:
     return run(measure(), timeout=core.TIMEOUT)
 
 
-@_judged
+@judged
 def ex06_slow_calls(fn: Any) -> Verdict:
     """``slow_calls_before_queueing()``: the default executor's size, read from the machine."""
     what = "slow_calls_before_queueing(), a plain function returning a number"
     not_plain = "make it a plain def that returns a number, not an async def"
-    _need_function(fn, what, is_async=False, not_plain=not_plain,
+    need_function(fn, what, is_async=False, not_plain=not_plain,
                    not_callable="pass the function itself: the answer must be computed from "
                                 "the machine, not typed in")
-    answer = _call_learner(fn, what)
-    if _close_coroutines(answer):  # a plain callable that returned a coroutine
-        return _hint(not_plain)
+    answer = call_learner(fn, what)
+    if close_coroutines(answer):  # a plain callable that returned a coroutine
+        return hint(not_plain)
     if answer == _default_pool_size():
-        return _pass("the default executor's size, min(32, os.cpu_count() + 4), is shared by "
+        return ok("the default executor's size, min(32, os.cpu_count() + 4), is shared by "
                      "every to_thread")
     if answer in (usable_cores(), os.cpu_count()):
-        return _hint("threads that wait need no core. The limit is the size of the pool "
+        return hint("threads that wait need no core. The limit is the size of the pool "
                      "behind to_thread, not the number of cores")
-    return _hint("to_thread does not start a thread per call; it uses the loop's default "
+    return hint("to_thread does not start a thread per call; it uses the loop's default "
                  "executor. How big is it? (section 4)")

@@ -8,15 +8,15 @@ from typing import Any
 
 from .core import (
     Verdict,
-    _call_learner,
-    _close_coroutines,
-    _hint,
-    _is_number,
-    _judged,
-    _need_function,
-    _pass,
-    _run_learner,
-    _todo,
+    call_learner,
+    close_coroutines,
+    hint,
+    is_number,
+    judged,
+    need_function,
+    ok,
+    run_learner,
+    todo,
 )
 
 #: The exercise's own pipeline (not section 5's), as its text states it (kept equal by
@@ -57,48 +57,48 @@ async def _pipeline(items: int) -> dict[str, float]:
     return {s: busy[s] / (EX07_WORKERS[s] * wall) for s in EX07_STAGES}
 
 
-@_judged
+@judged
 def ex07_bottleneck(answer: Any) -> Verdict:
     """Which stage limits fetch 30 ms x 2 workers, parse 2 ms x 1, summarise 10 ms x 1?"""
     if answer is None:
-        return _todo("set my_bottleneck to 'fetch', 'parse' or 'summarise'")
+        return todo("set my_bottleneck to 'fetch', 'parse' or 'summarise'")
     if answer not in EX07_STAGES:
-        return _hint(f"answer one of {EX07_STAGES}, not {answer!r}")
-    util = _run_learner(lambda: _pipeline(12), "the experiment", timeout=30)
+        return hint(f"answer one of {EX07_STAGES}, not {answer!r}")
+    util = run_learner(lambda: _pipeline(12), "the experiment", timeout=30)
     measured = max(util, key=util.get)
     shown = ", ".join(f"{s} {u:.2f}" for s, u in util.items())
     if answer == measured:
-        return _pass(f"{measured} is saturated (utilisation {shown})")
-    return _hint(f"measured utilisation {shown}. The bottleneck is the stage with the least "
+        return ok(f"{measured} is saturated (utilisation {shown})")
+    return hint(f"measured utilisation {shown}. The bottleneck is the stage with the least "
                  "capacity, workers / seconds per item, not the slowest single item: compare "
                  "2 / 30 ms with 1 / 10 ms")
 
 
-@_judged
+@judged
 def ex07_backoff(fn: Any) -> Verdict:
     """``backoff_delay(attempt, retry_after=None)``: capped exponential, equal jitter."""
     what = "backoff_delay(attempt, retry_after=None)"
     not_plain = "backoff_delay computes a number: make it a plain def, not async def"
-    _need_function(fn, what, is_async=False, not_plain=not_plain)
-    if _close_coroutines(_call_learner(fn, what, 0)):  # a plain callable returning a coroutine
-        return _hint(not_plain)
+    need_function(fn, what, is_async=False, not_plain=not_plain)
+    if close_coroutines(call_learner(fn, what, 0)):  # a plain callable returning a coroutine
+        return hint(not_plain)
     for attempt in (0, 1, 3, 5, 8, 12):
         ceiling = min(2.0, 0.1 * 2**attempt)
-        draws = [_call_learner(fn, what, attempt) for _ in range(300)]
-        if not all(_is_number(d) for d in draws):
-            return _hint(f"return a number of seconds; got {draws[0]!r}")
+        draws = [call_learner(fn, what, attempt) for _ in range(300)]
+        if not all(is_number(d) for d in draws):
+            return hint(f"return a number of seconds; got {draws[0]!r}")
         if max(draws) > ceiling + 1e-9:
-            return _hint(f"attempt {attempt} waited {max(draws):.3f} s, above the ceiling "
+            return hint(f"attempt {attempt} waited {max(draws):.3f} s, above the ceiling "
                          f"{ceiling:.3f} s: cap base x 2**attempt at 2 s")
         if min(draws) < ceiling / 2 - 1e-9:
-            return _hint(f"attempt {attempt} waited only {min(draws):.3f} s: equal jitter "
+            return hint(f"attempt {attempt} waited only {min(draws):.3f} s: equal jitter "
                          f"keeps at least half the ceiling ({ceiling / 2:.3f} s)")
         if max(draws) - min(draws) < 0.2 * ceiling:
-            return _hint("the delays barely vary: without jitter, clients rejected together "
+            return hint("the delays barely vary: without jitter, clients rejected together "
                          "retry together (a retry storm)")
     for retry_after in (0.05, 1.5, 3.0):
-        draws = [_call_learner(fn, what, 2, retry_after) for _ in range(100)]
+        draws = [call_learner(fn, what, 2, retry_after) for _ in range(100)]
         if min(draws) < retry_after - 1e-9:
-            return _hint(f"the server said Retry-After {retry_after} s and you waited "
+            return hint(f"the server said Retry-After {retry_after} s and you waited "
                          f"{min(draws):.3f} s: never retry sooner than it asks")
-    return _pass("exponential, capped, jittered, and it honours Retry-After")
+    return ok("exponential, capped, jittered, and it honours Retry-After")

@@ -6,16 +6,16 @@ import asyncio
 from typing import Any
 
 from .core import (
+    Stop,
     Verdict,
-    _call_learner,
-    _close_coroutines,
-    _hint,
-    _judged,
-    _need_function,
-    _pass,
-    _run_learner,
-    _Stop,
-    _todo,
+    call_learner,
+    close_coroutines,
+    hint,
+    judged,
+    need_function,
+    ok,
+    run_learner,
+    todo,
 )
 
 #: The names the exercise offers, and the answer key: its keys are the notebook's
@@ -41,23 +41,23 @@ EX09_HINTS = {
 }
 
 
-@_judged
+@judged
 def ex09_choices(given: Any) -> Verdict:
     """For each situation, the primitive that fits (one of ``EX09_PRIMITIVES``)."""
     if given is None or (isinstance(given, dict) and any(v is None for v in given.values())):
-        return _todo("replace each None in choices with one of the names above")
+        return todo("replace each None in choices with one of the names above")
     if not isinstance(given, dict) or set(given) != set(EX09_MATCH):
-        return _hint("keep choices as the dict you were given (the same situations); only "
+        return hint("keep choices as the dict you were given (the same situations); only "
                      "replace its values with the names of primitives")
     for situation, pick in given.items():
         if pick not in EX09_PRIMITIVES:
-            return _hint(f"{situation!r}: answer one of {', '.join(EX09_PRIMITIVES)}, "
+            return hint(f"{situation!r}: answer one of {', '.join(EX09_PRIMITIVES)}, "
                          f"not {pick!r}")
     for situation, pick in given.items():
         if pick != EX09_MATCH[situation]:
-            hint = EX09_HINTS.get((situation, pick), "look at the table in section 3")
-            return _hint(f"{situation!r} -> {pick!r}: {hint}")
-    return _pass("every situation has its primitive")
+            why = EX09_HINTS.get((situation, pick), "look at the table in section 3")
+            return hint(f"{situation!r} -> {pick!r}: {why}")
+    return ok("every situation has its primitive")
 
 
 async def _slow() -> str:
@@ -70,42 +70,42 @@ async def _fast() -> str:
     return "fast"
 
 
-@_judged
+@judged
 def ex09_gather(predicted: Any) -> Verdict:
     """What does ``await asyncio.gather(slow(), fast())`` return (fast finishes first)?"""
     if predicted is None:
-        return _todo("set predicted to a list of two strings")
+        return todo("set predicted to a list of two strings")
 
     async def both():
         return await asyncio.gather(_slow(), _fast())
 
-    actual = _run_learner(both, "the experiment")
+    actual = run_learner(both, "the experiment")
     guess = list(predicted) if isinstance(predicted, tuple) else predicted
     if guess == actual:
-        return _pass(f"{actual}")
+        return ok(f"{actual}")
     if guess == actual[::-1]:
-        return _hint("that is the completion order. gather's results follow the order of "
+        return hint("that is the completion order. gather's results follow the order of "
                      "its arguments; as_completed gives completion order (section 2.2)")
-    return _hint(f"gather returns a list with one result per argument, here {len(actual)} "
+    return hint(f"gather returns a list with one result per argument, here {len(actual)} "
                  "strings")
 
 
 EX09_WANTED = (("budget", "memory"), ("memory", "budget"), ("tools", "budget", "memory"))
 
 
-@_judged
+@judged
 def ex09_acquire_order(fn: Any) -> Verdict:
     """``acquire_order(names)``: an order to take the locks in, so that no agents deadlock."""
     what = "acquire_order(names), a plain def returning the names in the order to lock them"
     not_plain = "acquire_order computes an order: make it a plain def, not async def"
-    _need_function(fn, what, is_async=False, not_plain=not_plain)
+    need_function(fn, what, is_async=False, not_plain=not_plain)
     for names in EX09_WANTED:
-        got = _call_learner(fn, what, list(names))
-        if _close_coroutines(got):  # a plain callable that returned a coroutine
-            return _hint(not_plain)
+        got = call_learner(fn, what, list(names))
+        if close_coroutines(got):  # a plain callable that returned a coroutine
+            return hint(not_plain)
         if (not isinstance(got, list | tuple) or not all(isinstance(n, str) for n in got)
                 or sorted(got) != sorted(names)):
-            return _hint("return every name the agent needs, each once, in the order to "
+            return hint("return every name the agent needs, each once, in the order to "
                          "lock them")
 
     async def agents():
@@ -128,8 +128,8 @@ def ex09_acquire_order(fn: Any) -> Verdict:
                     for names in EX09_WANTED:
                         tg.create_task(worker(names))
         except TimeoutError:
-            raise _Stop(_hint("deadlock. Each agent still locks in its own order; return the "
+            raise Stop(hint("deadlock. Each agent still locks in its own order; return the "
                               "same order for any agent, e.g. a sorted one (section 2.6)")) from None
 
-    _run_learner(agents, what)
-    return _pass("one global order, no cycle, no deadlock")
+    run_learner(agents, what)
+    return ok("one global order, no cycle, no deadlock")

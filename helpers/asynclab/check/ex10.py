@@ -8,16 +8,16 @@ from typing import Any
 
 from . import core
 from .core import (
+    Stop,
     Verdict,
-    _close_coroutines,
-    _hint,
-    _is_number,
-    _judged,
-    _need_function,
-    _pass,
-    _run_learner,
-    _Stop,
-    _todo,
+    close_coroutines,
+    hint,
+    is_number,
+    judged,
+    need_function,
+    ok,
+    run_learner,
+    todo,
 )
 
 
@@ -31,26 +31,26 @@ def _no_dask() -> Verdict | None:
     return None
 
 
-@_judged
+@judged
 def ex10_min_task(ms: Any, cost: Any = None) -> Verdict:
     """The least work per task (ms) for the cluster's hop, ``cost["tiny"]["cluster"]``, to be
     at most 10% of the task's time. ``cost`` is the notebook's measurements, ``COST``."""
     if ms is None:
-        return _todo("set min_task_ms to an expression using COST")
+        return todo("set min_task_ms to an expression using COST")
     missing = _no_dask()
     if missing is not None:
         return missing
-    if not _is_number(ms) or ms <= 0:
-        return _hint(f"min_task_ms must be a positive number of ms, got {ms!r}")
+    if not is_number(ms) or ms <= 0:
+        return hint(f"min_task_ms must be a positive number of ms, got {ms!r}")
     hop = cost.get("tiny", {}).get("cluster") if isinstance(cost, dict) else None
-    if not _is_number(hop) or hop <= 0:
-        return _hint("nothing measured to check against: pass the notebook's measurements, "
+    if not is_number(hop) or hop <= 0:
+        return hint("nothing measured to check against: pass the notebook's measurements, "
                      "check.ex10_min_task(min_task_ms, COST), after running section 2")
     if abs(ms - 10 * hop) <= 0.1 * 10 * hop:
-        return _pass(f"about {ms:.0f} ms of work per task, ten times the {hop:.2f} ms hop")
+        return ok(f"about {ms:.0f} ms of work per task, ten times the {hop:.2f} ms hop")
     if abs(ms - hop) <= 0.1 * hop:
-        return _hint("that is the hop itself; at that size the hop is half of the task's time")
-    return _hint("the hop is a fixed cost per task; for it to be 10% or less, the work must "
+        return hint("that is the hop itself; at that size the hop is half of the task's time")
+    return hint("the hop is a fixed cost per task; for it to be 10% or less, the work must "
                  "be at least 10 times the hop")
 
 
@@ -93,7 +93,7 @@ def _unanswered(fn: Callable[..., Any]) -> bool:
     return False
 
 
-@_judged
+@judged
 def ex10_call_tool(fn: Any) -> Verdict:
     """``call_tool(client, ms, limit_s)``: burn(ms) on the cluster, cancelled past the deadline.
 
@@ -101,12 +101,12 @@ def ex10_call_tool(fn: Any) -> Verdict:
     time to spare and once with a tool four times longer, in CPU time, than its deadline.
     """
     what = "call_tool(client, ms, limit_s), an async def"
-    _need_function(fn, what, is_async=True)
+    need_function(fn, what, is_async=True)
     missing = _no_dask()
     if missing is not None:
         return missing
     if _unanswered(fn):
-        return _todo(f"write {what}")
+        return todo(f"write {what}")
     from distributed import Client, LocalCluster  # imported here: Dask is optional
 
     async def trial(address):
@@ -117,7 +117,7 @@ def ex10_call_tool(fn: Any) -> Verdict:
                 n_quick = len(watched.futures)
                 slow = await fn(watched, 4e3 * EX10_LIMIT_S, EX10_LIMIT_S)
             except TimeoutError:
-                raise _Stop(_hint("a TimeoutError escaped; catch it and return "
+                raise Stop(hint("a TimeoutError escaped; catch it and return "
                                   "'timed out'")) from None
             statuses = [f.status for f in watched.futures[n_quick:]]
             return quick, slow, statuses
@@ -125,18 +125,18 @@ def ex10_call_tool(fn: Any) -> Verdict:
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tcp",
                       host="127.0.0.1", dashboard_address=None, silence_logs=50,
                       scheduler_kwargs={"dashboard_address": "127.0.0.1:0"}) as cluster:
-        quick, slow, statuses = _run_learner(lambda: trial(cluster.scheduler_address), what,
+        quick, slow, statuses = run_learner(lambda: trial(cluster.scheduler_address), what,
                                              timeout=3 * core.TIMEOUT)
-    if _close_coroutines(quick, slow):
-        return _hint("you returned a coroutine: await the future")
+    if close_coroutines(quick, slow):
+        return hint("you returned a coroutine: await the future")
     if isinstance(quick, bool) or not isinstance(quick, int):
-        return _hint("with time to spare, return the tool's result (burn returns an int), "
+        return hint("with time to spare, return the tool's result (burn returns an int), "
                      f"got {quick!r}")
     if slow != "timed out":
-        return _hint(f"past limit_s, return 'timed out', got {slow!r}")
+        return hint(f"past limit_s, return 'timed out', got {slow!r}")
     if not statuses:
-        return _hint("submit the tool with client.submit(burn, ms, pure=False)")
+        return hint("submit the tool with client.submit(burn, ms, pure=False)")
     if any(s != "cancelled" for s in statuses):
-        return _hint("leaving the timeout stops waiting, but the task is still on the cluster: "
+        return hint("leaving the timeout stops waiting, but the task is still on the cluster: "
                      "cancel the future (await future.cancel())")
-    return _pass("the result in time, 'timed out' past the limit, and the late task cancelled")
+    return ok("the result in time, 'timed out' past the limit, and the late task cancelled")
