@@ -4,6 +4,7 @@ import threading
 
 import asynclab
 import pytest
+from waiting import wait_for
 
 # Threads a library starts once and keeps for the life of the process (not a leak):
 # Dask's idle offload executor, started by the first cluster or check that uses Dask.
@@ -14,15 +15,14 @@ PROCESS_LIFETIME_THREADS = ("Dask-Offload",)
 def nothing_leaks():
     before = set(threading.enumerate())
     yield
+
+    def extra() -> list[threading.Thread]:
+        return [t for t in threading.enumerate() if t not in before and t.is_alive()
+                and not t.name.startswith(PROCESS_LIFETIME_THREADS)]
+
     # Pools shut down with wait=True, so their threads are gone by now; allow a moment for
     # a thread that is already exiting to be reaped.
-    for _ in range(50):
-        extra = [t for t in threading.enumerate() if t not in before and t.is_alive()
-                 and not t.name.startswith(PROCESS_LIFETIME_THREADS)]
-        if not extra:
-            break
-        threading.Event().wait(0.01)
-    assert not extra, f"threads left running: {extra}"
+    assert wait_for(lambda: not extra(), timeout=0.5), f"threads left running: {extra()}"
     assert not asynclab.is_patched(), "the recorder's patch was left installed"
 
 
