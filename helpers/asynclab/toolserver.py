@@ -1,28 +1,33 @@
 """``serve()``: a local HTTP tool server (weather, search, pages) with tunable latency and failures.
 
 Agents call tools over the network; this gives the notebooks real HTTP tools without the
-internet. It runs its own asyncio loop in a background thread (stdlib only), so it works
-from scripts and notebook cells alike, and a thousand concurrent requests just sleep.
+internet. It is a Starlette app under uvicorn in a background thread (``serving``), so it
+works from scripts and notebook cells alike, and a thousand concurrent requests just sleep.
+Every refusal, even of a request uvicorn's parser (h11) cannot read, is JSON naming why.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import http
 import json
 import math
-import os
 import random
-import re
-import socket
 import threading
 import time
-import warnings
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote
 
+import h11
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from . import serving
 from .validate import check_int, check_number
 
 __all__ = ["serve", "ToolServer", "ENDPOINTS"]
@@ -36,15 +41,19 @@ MAX_SLOW = 30  # seconds, for /slow?seconds=
 MAX_HEAD = 16 * 1024  # request line and headers, bytes
 MAX_BODY = 1024 * 1024  # bytes
 MAX_HEADER_LINES = 100
-IDLE_TIMEOUT = 60.0  # seconds a keep-alive connection may wait for its next request
 START_TIMEOUT = 5.0  # seconds ``serve()`` waits for the server to come up
-STOP_TIMEOUT = 5.0  # seconds it waits for the server thread to end
-_LINGER = 1.0  # seconds to drain a rejected client's input before closing (avoids a reset)
+STOP_GRACE = 0.5  # seconds open requests get to finish when the server stops
+_LINGER = 1.0  # seconds to drain a refused client's input before closing (avoids a reset)
 
-_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 token: methods, header names
-_TARGET = re.compile(r"/[!-~]*")  # origin-form: printable ASCII, no spaces
-_DIGITS = re.compile(r"[0-9]+")
 _COMMON = frozenset({"latency", "jitter", "failure_rate"})  # per-request overrides
+_ROUTES = {  # endpoint: path, query parameters it takes
+    "weather": ("/weather/{city}", _COMMON),
+    "search": ("/search", _COMMON | {"q", "n"}),
+    "page": ("/page/{n}", _COMMON),
+    "slow": ("/slow", frozenset({"seconds"})),
+    "health": ("/health", frozenset()),
+    "stats": ("/stats", frozenset()),
+}
 _UNSET: Any = object()
 _WORDS = (
     "agent tool call loop task queue await result cache retry timeout worker plan "
@@ -97,6 +106,62 @@ def _query_number(params: dict[str, str], name: str, lo: float, hi: float, defau
         ) from None
 
 
+def _check_request(scope: dict) -> _HttpError | None:
+    """The door: what h11 lets through but this server refuses, before any routing."""
+    method, headers, version = scope["method"], dict(scope["headers"]), scope["http_version"]
+    if version not in ("1.0", "1.1"):
+        return _HttpError(400, f"unsupported HTTP version {version[:20]!r}", close=True)
+    if not scope["raw_path"].startswith(b"/"):
+        return _HttpError(400, "malformed request target: it must start with /", close=True)
+    if len(scope["headers"]) > MAX_HEADER_LINES:
+        return _HttpError(431, f"more than {MAX_HEADER_LINES} header lines", close=True)
+    if sum(len(k) + len(v) + 4 for k, v in scope["headers"]) > MAX_HEAD:  # h11 checks
+        return _HttpError(431, "request head over 16 KiB", close=True)  # only a partial head
+    if b"transfer-encoding" in headers:
+        message = "Transfer-Encoding is not supported: send a Content-Length"
+        return _HttpError(411, message, close=True)
+    length = headers.get(b"content-length")  # h11 has checked it is one number
+    if length is None and method in ("POST", "PUT", "PATCH"):
+        return _HttpError(411, f"{method} needs a Content-Length", close=True)
+    if length is not None and int(length) > MAX_BODY:
+        return _HttpError(413, "request body over 1 MiB", close=True)
+    if method != "GET":
+        return _HttpError(405, f"method {method[:20]} is not allowed: only GET")
+    try:
+        unquote(scope["raw_path"].decode("ascii"), errors="strict")
+        query = scope["query_string"].decode("ascii")
+        pairs = parse_qsl(query, keep_blank_values=True, max_num_fields=20, errors="strict")
+    except ValueError as error:
+        return _HttpError(400, f"malformed path or query: {error}")
+    if len(dict(pairs)) != len(pairs):
+        return _HttpError(400, "a query parameter is given more than once")
+    return None
+
+
+async def _send_json(send, status: int, payload: dict, headers=(), *, drain=None) -> None:
+    """Answer with JSON. With ``drain`` (the ASGI receive), answer first, then read and drop
+    what the client is still sending (for up to ``_LINGER`` s), then close: closing with
+    unread input makes the kernel send a reset, which can destroy the answer."""
+    body = json.dumps(payload).encode()
+    headers = [(b"content-type", b"application/json"), *headers]
+    if drain is not None:
+        headers.append((b"connection", b"close"))
+    headers.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body, "more_body": drain is not None})
+    if drain is None:
+        return
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(_LINGER):
+            drained = 0
+            while drained < 8 * MAX_BODY:
+                message = await drain()
+                drained += len(message.get("body", b""))
+                if message["type"] == "http.disconnect" or not message.get("more_body"):
+                    break
+    await send({"type": "http.response.body", "body": b""})
+
+
 # --- the tools: deterministic answers derived from the request -------------------------
 
 
@@ -127,7 +192,7 @@ def _search(params: dict[str, str]) -> dict:
 
 
 def _page(raw: str) -> dict:
-    if not _DIGITS.fullmatch(raw) or len(raw) > 7 or int(raw) > 1_000_000:
+    if not raw.isascii() or not raw.isdigit() or len(raw) > 7 or int(raw) > 1_000_000:
         raise _HttpError(400, f"page must be an integer between 0 and 1000000, got {raw!r}")
     n = int(raw)
     words = random.Random(n).choices(_WORDS, k=40)
@@ -156,9 +221,10 @@ def serve(
     fails with a 503 with probability ``failure_rate``, drawn from ``random.Random(seed)``.
     ``rate_limit`` (requests per second, token bucket of one second's burst) answers 429
     with ``Retry-After`` when exceeded; ``None`` means no limit. ``port`` 0 picks a free
-    port on 127.0.0.1. Endpoints: ``/weather/{city}``, ``/search?q=``, ``/page/{n}``,
-    ``/slow?seconds=``, ``/health``, ``/stats``; the first three accept ``?latency=``,
-    ``?jitter=`` and ``?failure_rate=`` overrides.
+    port on 127.0.0.1; a connection beyond ``max_connections`` open ones gets a 503.
+    Endpoints: ``/weather/{city}``, ``/search?q=``, ``/page/{n}``, ``/slow?seconds=``,
+    ``/health``, ``/stats``; the first three accept ``?latency=``, ``?jitter=`` and
+    ``?failure_rate=`` overrides.
     """
     return ToolServer(
         latency=latency, jitter=jitter, failure_rate=failure_rate, rate_limit=rate_limit,
@@ -184,23 +250,20 @@ class ToolServer:
         self._reset_bucket()
         self._reset_counters()
         self._state = "new"  # -> running -> stopped
-        self._sock: socket.socket | None = None
-        self._thread: threading.Thread | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._main_task: asyncio.Task | None = None
-        self._ready = threading.Event()
-        self._stop_requested = threading.Event()
-        self._startup_error: BaseException | None = None
-        self._handlers: set[asyncio.Task] = set()
-        self._writers: set[asyncio.StreamWriter] = set()
-        self._closing = False
+        self._stack = contextlib.ExitStack()
+        self._started = False
+        routes = [Route(path, self._endpoint(name, allowed))
+                  for name, (path, allowed) in _ROUTES.items()]
+        self._app = Starlette(routes=routes, exception_handlers={
+            _HttpError: self._refused, 404: self._refused})
+        self._app.router.redirect_slashes = False  # /health/ is not /health
 
     # --- the Python side: start, stop, configure, read the counters -------------------
 
     @property
     def port(self) -> int:
         """The port it listens on, once entered."""
-        if self._sock is None:
+        if not self._started:
             raise RuntimeError("the tool server has no address yet: use it in a with-block")
         return self._port
 
@@ -213,31 +276,22 @@ class ToolServer:
         if self._state != "new":
             raise RuntimeError("a ToolServer runs only once: call serve() again for a new one")
         self._state = "running"
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         try:
-            if os.name == "posix":  # rebind a fixed port at once after a restart
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind(("127.0.0.1", self._port))
-            sock.listen(self._max_connections)
-            sock.setblocking(False)
-            self._port = sock.getsockname()[1]
-            self._sock = sock
-            self._thread = threading.Thread(
-                target=self._thread_main, name="asynclab.toolserver", daemon=True
-            )
-            self._thread.start()
-            if not self._ready.wait(START_TIMEOUT):
-                raise RuntimeError(f"the tool server did not start within {START_TIMEOUT:g} s")
-            if self._startup_error is not None:
-                raise RuntimeError("the tool server failed to start") from self._startup_error
-        except BaseException:  # including KeyboardInterrupt: leave nothing behind
-            self._stop()
-            sock.close()
+            running = self._stack.enter_context(serving.serve(
+                self._door, port=self._port, grace=STOP_GRACE, start_timeout=START_TIMEOUT,
+                log_level="error", name="asynclab.toolserver",
+                http=functools.partial(_Protocol, owner=self),
+                h11_max_incomplete_event_size=MAX_HEAD,
+            ))
+        except BaseException:
+            self._state = "stopped"
             raise
+        self._port, self._started = running.port, True
         return self
 
     def __exit__(self, *exc_info: Any) -> None:
-        self._stop()
+        self._state = "stopped"
+        self._stack.close()
 
     def configure(
         self, *, latency=_UNSET, jitter=_UNSET, failure_rate=_UNSET, rate_limit=_UNSET,
@@ -266,10 +320,11 @@ class ToolServer:
     def stats(self) -> dict:
         """Counters since start (or ``reset_stats``), the same as ``GET /stats``.
 
-        ``requests`` counts every request parsed, ``by_endpoint`` the known endpoints,
-        ``in_flight`` those being served now and ``peak_in_flight`` the most at once;
-        ``failures_injected`` are the 503s drawn by ``failure_rate``, ``rate_limited``
-        the 429s, ``client_errors`` the other 4xx; ``connections`` are open now.
+        ``requests`` counts every request received (parsed or not), ``by_endpoint`` the
+        known endpoints, ``in_flight`` those being served now and ``peak_in_flight`` the
+        most at once; ``failures_injected`` are the 503s drawn by ``failure_rate``,
+        ``rate_limited`` the 429s, ``client_errors`` the other 4xx; ``connections`` are
+        the client connections open now (up to ``max_connections``).
         """
         with self._lock:
             return {
@@ -289,7 +344,7 @@ class ToolServer:
             self._reset_counters()
 
     def __repr__(self) -> str:
-        where = f" {self.url}" if self._sock is not None else ""
+        where = f" {self.url}" if self._started else ""
         options = " ".join(f"{k}={v}" for k, v in self.settings.items())
         return f"<ToolServer{where} {self._state} {options}>"
 
@@ -303,217 +358,77 @@ class ToolServer:
         self._tokens = max(1.0, rate or 0.0)  # start full: one second's burst
         self._refilled = time.monotonic()
 
-    def _stop(self) -> None:
-        """Ask the loop to shut down, wait for the thread; idempotent, callable from any state."""
-        self._state = "stopped"
-        self._stop_requested.set()  # seen by the thread if its loop is not known yet
-        loop, task = self._loop, self._main_task
-        if loop is not None and task is not None:
-            with contextlib.suppress(RuntimeError):  # the loop already closed
-                loop.call_soon_threadsafe(task.cancel)
-        thread = self._thread
-        if thread is None:
-            return
-        try:
-            thread.join(STOP_TIMEOUT)
-        except KeyboardInterrupt:  # the stop is already on its way: let it finish
-            thread.join(STOP_TIMEOUT)
-            raise
-        if thread.is_alive():
-            warnings.warn("the tool server thread did not stop in time", RuntimeWarning, 2)
+    def _take_token(self) -> float | None:
+        """Token bucket (hold the lock): None if a token was taken, else seconds to wait."""
+        rate = self._settings["rate_limit"]
+        if rate is None:
+            return None
+        now = time.monotonic()
+        capacity = max(1.0, rate)
+        self._tokens = min(capacity, self._tokens + (now - self._refilled) * rate)
+        self._refilled = now
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            return None
+        return (1.0 - self._tokens) / rate
 
-    # --- the server thread --------------------------------------------------------------
+    # --- the server thread: the door, the routes, the tools ------------------------------
 
-    def _thread_main(self) -> None:
-        try:
-            asyncio.run(self._main())
-        except asyncio.CancelledError:
-            pass  # stopped before it started
-        except BaseException as exc:
-            self._startup_error = exc
-        finally:
-            self._ready.set()  # wake ``__enter__`` if it is still waiting
-
-    async def _main(self) -> None:
-        self._loop, self._main_task = asyncio.get_running_loop(), asyncio.current_task()
-        if self._stop_requested.is_set():
-            return
-        server = None
-        try:
-            server = await asyncio.start_server(
-                self._serve_connection, sock=self._sock, limit=MAX_HEAD,
-                backlog=self._max_connections,
-            )
-            self._ready.set()
-            await asyncio.Future()  # serve until ``_stop`` cancels this task
-        except asyncio.CancelledError:
-            pass
-        finally:
-            await self._shutdown(server)
-
-    async def _shutdown(self, server: asyncio.Server | None) -> None:
-        """Stop listening, then end every connection and its handler."""
-        self._closing = True
-        if server is not None:
-            server.close()
-        for _ in range(3):  # let just-accepted connections reach their handler
-            await asyncio.sleep(0)
-        for task in self._handlers:
-            task.cancel()
-        for writer in self._writers:
-            writer.transport.abort()
-        if self._handlers:
-            await asyncio.wait(self._handlers, timeout=STOP_TIMEOUT)
-        await asyncio.sleep(0)  # let aborted transports close their sockets
-        if server is not None:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(server.wait_closed(), STOP_TIMEOUT)
-
-    async def _serve_connection(self, reader, writer) -> None:
-        """One client connection: answer requests until it closes or asks to."""
-        if self._closing:
-            writer.transport.abort()
-            return
-        task = asyncio.current_task()
-        self._handlers.add(task)
-        self._writers.add(writer)
-        with self._lock:
-            counted = self._connections < self._max_connections
-            self._connections += counted
-        try:
-            if not counted:
-                body = {"error": "too many connections", "status": 503}
-                await self._respond(writer, 503, body, False)
-                return
-            while await self._serve_request(reader, writer):
-                pass
-        except (OSError, asyncio.IncompleteReadError, TimeoutError):
-            pass  # the client went away, or stayed idle too long
-        except asyncio.CancelledError:
-            pass  # shutdown; end quietly, as Python 3.11's streams log a cancelled handler
-        finally:
-            with self._lock:
-                self._connections -= counted
-            self._handlers.discard(task)
-            self._writers.discard(writer)
-            writer.close()
-
-    async def _serve_request(self, reader, writer) -> bool:
-        """Read and answer one request; return whether the connection stays open."""
-        try:
-            async with asyncio.timeout(IDLE_TIMEOUT):
-                head = await reader.readuntil(b"\r\n\r\n")
-        except asyncio.IncompleteReadError:
-            return False  # closed between requests, or mid-request
-        except asyncio.LimitOverrunError:
-            await self._reject(reader, writer, _HttpError(431, "request head over 16 KiB"))
-            return False
+    async def _door(self, scope, receive, send) -> None:
+        """The ASGI app uvicorn runs: count the request, check it, hand it to the routes."""
+        if scope["type"] != "http":
+            return await self._app(scope, receive, send)  # lifespan
         with self._lock:
             self._requests += 1
             self._in_flight += 1
             self._peak_in_flight = max(self._peak_in_flight, self._in_flight)
         try:
-            try:
-                method, target, keep_alive = await self._read_request(reader, head)
-                if method != "GET":
-                    raise _HttpError(405, f"method {method} is not allowed: only GET")
-                status, payload, headers = await self._route(target)
-            except (OSError, asyncio.IncompleteReadError):
-                raise  # the client went away mid-request
-            except _HttpError as error:
-                with self._lock:
-                    self._client_errors += 1
-                if error.close:
-                    await self._reject(reader, writer, error)
-                    return False
-                status, payload = error.status, {"error": str(error), "status": error.status}
-                headers = {"Allow": "GET"} if status == 405 else {}
-            except Exception as error:  # a bug here must not take the server down
-                status, payload, headers = 500, {"error": repr(error), "status": 500}, {}
-            await self._respond(writer, status, payload, keep_alive, headers)
-            return keep_alive
+            error = _check_request(scope)
+            if error is None:
+                return await self._app(scope, receive, send)
+            with self._lock:
+                self._client_errors += 1
+            extra = [(b"allow", b"GET")] if error.status == 405 else []
+            payload = {"error": str(error), "status": error.status}
+            await _send_json(send, error.status, payload, extra, drain=receive if error.close else None)
         finally:
             with self._lock:
                 self._in_flight -= 1
 
-    async def _read_request(self, reader, head: bytes) -> tuple[str, str, bool]:
-        """Parse the head and read (and discard) any body: method, target, keep-alive."""
-        lines = head.decode("latin-1").lstrip("\r\n").split("\r\n")[:-2]
-        if not lines or len(lines) > MAX_HEADER_LINES:
-            raise _HttpError(400 if not lines else 431, "malformed request head", close=True)
-        parts = lines[0].split(" ")
-        if len(parts) != 3 or not _TOKEN.fullmatch(parts[0]) or not _TARGET.fullmatch(parts[1]):
-            raise _HttpError(400, f"malformed request line {lines[0][:100]!r}", close=True)
-        method, target, version = parts
-        if version not in ("HTTP/1.0", "HTTP/1.1"):
-            raise _HttpError(400, f"unsupported HTTP version {version[:20]!r}", close=True)
-        headers: dict[str, str] = {}
-        for line in lines[1:]:
-            name, colon, value = line.partition(":")
-            if not colon or not _TOKEN.fullmatch(name):
-                raise _HttpError(400, f"malformed header line {line[:100]!r}", close=True)
-            key, value = name.lower(), value.strip(" \t")
-            headers[key] = f"{headers[key]},{value}" if key in headers else value
-        if "transfer-encoding" in headers:
-            message = "Transfer-Encoding is not supported: send a Content-Length"
-            raise _HttpError(411, message, close=True)
-        length = 0
-        if "content-length" in headers:
-            values = {v.strip() for v in headers["content-length"].split(",")}
-            raw = values.pop() if len(values) == 1 else ""
-            if not _DIGITS.fullmatch(raw):
-                raise _HttpError(400, "invalid Content-Length", close=True)
-            raw = raw.lstrip("0") or "0"
-            if len(raw) > 8 or int(raw) > MAX_BODY:
-                raise _HttpError(413, "request body over 1 MiB", close=True)
-            length = int(raw)
-        elif method in ("POST", "PUT", "PATCH"):
-            raise _HttpError(411, f"{method} needs a Content-Length", close=True)
-        if length:
-            async with asyncio.timeout(IDLE_TIMEOUT):
-                await reader.readexactly(length)
-        connection = {t.strip().lower() for t in headers.get("connection", "").split(",")}
-        if version == "HTTP/1.1":
-            keep_alive = "close" not in connection
-        else:
-            keep_alive = "keep-alive" in connection
-        return method, target, keep_alive
-
-    async def _route(self, target: str) -> tuple[int, dict, dict]:
-        """Answer a GET: status, JSON payload, extra headers."""
-        path, _, query = target.partition("?")
-        try:
-            segments = [unquote(s, errors="strict") for s in path[1:].split("/")]
-            pairs = parse_qsl(query, keep_blank_values=True, max_num_fields=20, errors="strict")
-        except ValueError as error:
-            raise _HttpError(400, f"malformed path or query: {error}") from None
-        params = dict(pairs)
-        if len(params) != len(pairs):
-            raise _HttpError(400, "a query parameter is given more than once")
-        match segments:
-            case ["weather", _]:
-                endpoint, allowed = "weather", _COMMON
-            case ["search"]:
-                endpoint, allowed = "search", _COMMON | {"q", "n"}
-            case ["page", _]:
-                endpoint, allowed = "page", _COMMON
-            case ["slow"]:
-                endpoint, allowed = "slow", {"seconds"}
-            case ["health"] | ["stats"]:
-                endpoint, allowed = segments[0], set()
-            case _:
-                raise _HttpError(404, f"no such endpoint {path[:100]!r}")
+    async def _refused(self, request, error) -> JSONResponse:
+        """Starlette's handler for a 4xx raised by a route, or for no route at all."""
+        if not isinstance(error, _HttpError):
+            error = _HttpError(404, f"no such endpoint {request.url.path[:100]!r}")
         with self._lock:
-            self._by_endpoint[endpoint] += 1
-        unknown = sorted(set(params) - allowed)
-        if unknown:
-            expected = ", ".join(sorted(allowed)) or "none"
-            raise _HttpError(400, f"unknown query parameter {unknown[0]!r} (expected: {expected})")
-        if endpoint == "health":
-            return 200, {"ok": True}, {}
-        if endpoint == "stats":
-            return 200, self.stats(), {}
+            self._client_errors += 1
+        return JSONResponse({"error": str(error), "status": error.status}, error.status)
 
+    async def _too_many(self, scope, receive, send) -> None:
+        """The app for a connection over ``max_connections``."""
+        body = {"error": "too many connections", "status": 503}
+        await _send_json(send, 503, body, drain=receive)
+
+    def _endpoint(self, endpoint: str, allowed: frozenset):
+        async def answer(request) -> JSONResponse:
+            with self._lock:
+                self._by_endpoint[endpoint] += 1
+            params = dict(request.query_params)  # the door has refused repeated ones
+            unknown = sorted(set(params) - allowed)
+            if unknown:
+                expected = ", ".join(sorted(allowed)) or "none"
+                raise _HttpError(
+                    400, f"unknown query parameter {unknown[0]!r} (expected: {expected})")
+            if endpoint == "health":
+                return JSONResponse({"ok": True})
+            if endpoint == "stats":
+                return JSONResponse(self.stats())
+            status, payload, headers = await self._use_tool(endpoint, request.path_params, params)
+            return JSONResponse(payload, status, headers)
+
+        return answer
+
+    async def _use_tool(self, endpoint: str, path: dict, params: dict) -> tuple[int, dict, dict]:
+        """Check the arguments, wait the latency, maybe fail: status, JSON payload, headers."""
         with self._lock:
             settings = self._settings
         latency = _query_number(params, "latency", 0, MAX_LATENCY, settings["latency"])
@@ -524,11 +439,11 @@ class ToolServer:
             seconds = _query_number(params, "seconds", 0, MAX_SLOW, 1.0)
             payload = {"slept": seconds}
         elif endpoint == "weather":
-            payload = _weather(segments[1])
+            payload = _weather(path["city"])
         elif endpoint == "search":
             payload = _search(params)
         else:
-            payload = _page(segments[1])
+            payload = _page(path["n"])
 
         with self._lock:
             retry_after = self._take_token()
@@ -549,44 +464,59 @@ class ToolServer:
             return 503, {"error": "injected failure", "status": 503}, {}
         return 200, payload, {}
 
-    def _take_token(self) -> float | None:
-        """Token bucket (hold the lock): None if a token was taken, else seconds to wait."""
-        rate = self._settings["rate_limit"]
-        if rate is None:
-            return None
-        now = time.monotonic()
-        capacity = max(1.0, rate)
-        self._tokens = min(capacity, self._tokens + (now - self._refilled) * rate)
-        self._refilled = now
-        if self._tokens >= 1.0:
-            self._tokens -= 1.0
-            return None
-        return (1.0 - self._tokens) / rate
 
-    async def _respond(self, writer, status: int, payload: dict, keep_alive: bool, headers=None):
-        body = json.dumps(payload).encode()
-        lines = [
-            f"HTTP/1.1 {status} {http.HTTPStatus(status).phrase}",
-            "Content-Type: application/json",
-            f"Content-Length: {len(body)}",
-            f"Connection: {'keep-alive' if keep_alive else 'close'}",
-            *(f"{name}: {value}" for name, value in (headers or {}).items()),
-        ]
-        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
-        await writer.drain()
+# --- the uvicorn side: one h11 protocol per connection ---------------------------------
 
-    async def _reject(self, reader, writer, error: _HttpError) -> None:
-        """Answer a request that cannot be framed, then close without resetting the client.
 
-        Closing with unread input makes the kernel send a reset, which can destroy the
-        answer before the client reads it; so shut our side and drain theirs briefly.
-        """
-        payload = {"error": str(error), "status": error.status}
-        await self._respond(writer, error.status, payload, False)
-        if writer.can_write_eof():
-            writer.write_eof()
-        with contextlib.suppress(OSError, TimeoutError):
-            async with asyncio.timeout(_LINGER):
-                drained = 0
-                while drained < 8 * MAX_BODY and (chunk := await reader.read(65536)):
-                    drained += len(chunk)
+class _Connection(h11.Connection):
+    """h11's connection state, remembering why the request could not be parsed."""
+
+    error = h11.RemoteProtocolError("invalid HTTP request")
+
+    def next_event(self):
+        try:
+            return super().next_event()
+        except h11.RemoteProtocolError as error:
+            self.error = error
+            raise
+
+
+class _Protocol(H11Protocol):
+    """uvicorn's h11 protocol with the tool server's counters: open connections (those
+    over ``max_connections`` get a 503), and a JSON answer with h11's reason and status
+    (400, or 431 for a head over ``MAX_HEAD``) for a request h11 cannot parse."""
+
+    def __init__(self, *args: Any, owner: ToolServer, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.conn = _Connection(h11.SERVER, MAX_HEAD)
+        self.owner, self.counted = owner, False
+
+    def connection_made(self, transport) -> None:
+        super().connection_made(transport)
+        owner = self.owner
+        with owner._lock:
+            self.counted = owner._connections < owner._max_connections
+            owner._connections += self.counted
+        if not self.counted:
+            self.app = owner._too_many
+
+    def connection_lost(self, exc) -> None:
+        super().connection_lost(exc)
+        if self.counted:
+            with self.owner._lock:
+                self.owner._connections -= 1
+            self.counted = False
+
+    def send_400_response(self, msg: str) -> None:
+        error, status = self.conn.error, self.conn.error.error_status_hint
+        with self.owner._lock:
+            self.owner._requests += 1
+            self.owner._client_errors += 1
+        body = json.dumps({"error": str(error)[:200], "status": status}).encode()
+        headers = [("content-type", "application/json"), ("content-length", str(len(body))),
+                   ("connection", "close")]
+        for event in (h11.Response(
+                status_code=status, headers=headers, reason=http.HTTPStatus(status).phrase), h11.Data(data=body),
+                      h11.EndOfMessage()):
+            self.transport.write(self.conn.send(event))
+        self.transport.close()
