@@ -34,14 +34,32 @@ def ex00_concurrent(fn: Any) -> Verdict:
         return f"data for {name}"
 
     async def trial():
-        with record() as tl:
-            got = await fn(fetch)
-        return got, tl.wall_ms
+        # Every task made during the trial is kept, so that none is left pending or with an
+        # exception nobody retrieved ("Task exception was never retrieved" on stderr).
+        loop = asyncio.get_running_loop()
+        made: list[asyncio.Future] = []
 
-    got, wall_ms = run_learner(trial, what)
+        def keep(loop, coro, **kwargs):
+            made.append(asyncio.Task(coro, loop=loop, **kwargs))
+            return made[-1]
+
+        loop.set_task_factory(keep)
+        got = None
+        try:
+            with record() as tl:
+                got = await fn(fetch)
+            return got, tl.wall_ms, _unfinished(got)
+        finally:
+            loop.set_task_factory(None)
+            await _settle(made + _futures(got))
+
+    got, wall_ms, unfinished = run_learner(trial, what)
     if close_coroutines(got, *(got if isinstance(got, list | tuple) else ())):
         return hint("you returned coroutine objects, not results: calling fetch('user') only "
                      "makes a plan; await it (or hand it to gather, and await that)")
+    if unfinished:
+        return hint(f"you returned {unfinished}, not results: a task or a gather is a promise "
+                     "of a result; await it, as in `return await asyncio.gather(...)`")
     got = list(got) if isinstance(got, list | tuple) else got
     if got == ["data for orders", "data for user"]:
         return hint("results in the wrong order: gather returns them in the order you passed "
@@ -52,6 +70,29 @@ def ex00_concurrent(fn: Any) -> Verdict:
         return hint(f"took {wall_ms:.0f} ms for two {latency * 1e3:.0f} ms waits: you awaited "
                      "them one after the other. Start both, then wait once: asyncio.gather")
     return ok(f"two {latency * 1e3:.0f} ms waits in {wall_ms:.0f} ms: they overlapped")
+
+
+def _futures(got: Any) -> list[asyncio.Future]:
+    values = got if isinstance(got, list | tuple) else (got,)
+    return [value for value in values if asyncio.isfuture(value)]
+
+
+def _unfinished(got: Any) -> str:
+    """What the learner returned instead of results: tasks or futures (a gather not awaited)."""
+    futures = _futures(got)
+    if not futures:
+        return ""
+    if any(isinstance(f, asyncio.Task) for f in futures):
+        return "tasks"
+    return "the gather itself (a future)"
+
+
+async def _settle(futures: list[asyncio.Future]) -> None:
+    """Cancel what is still pending and retrieve every outcome, so nothing is logged."""
+    for future in futures:
+        if not future.done():
+            future.cancel()
+    await asyncio.gather(*futures, return_exceptions=True)
 
 
 @judged

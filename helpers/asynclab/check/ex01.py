@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from typing import Any
 
@@ -34,13 +35,23 @@ def ex01_order(predicted: Any) -> Verdict:
     if predicted is None:
         return todo("set predicted_order to the task names in the order their steps run, "
                      "like 'A B C ...'")
+    names = set(EX01_YIELDS)
     if isinstance(predicted, str):
-        guess = [c for c in predicted.upper() if c in "ABC"]
+        # Tokens are the runs of letters: "A B C", "a,b,c", "A -> B" or "ABC" all name
+        # tasks; a word such as "back" or "then" is not a task name, so it is refused
+        # rather than mined for the letters it happens to contain.
+        tokens = re.findall(r"[^\W\d_]+", predicted)
+        strays = [token for token in tokens if not set(token.upper()) <= names]
+        guess = [letter for token in tokens for letter in token.upper()]
     elif isinstance(predicted, list | tuple) and all(isinstance(p, str) for p in predicted):
         guess = [p.strip().upper() for p in predicted]
+        strays = [p for p in predicted if p.strip().upper() not in names]
     else:
         return hint(f"give the order as a string 'A B C ...' or a list of names, "
                      f"got {type(predicted).__name__}")
+    if strays:
+        return hint(f"write only the task names A, B and C, in the order their steps run "
+                     f"(like 'A B C ...'); not {', '.join(map(repr, strays))}")
 
     async def trial():
         with record() as tl:
