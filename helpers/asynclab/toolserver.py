@@ -12,22 +12,27 @@ import asyncio
 import contextlib
 import functools
 import hashlib
-import http
-import json
 import math
 import random
 import threading
 import time
 from typing import Any
-from urllib.parse import parse_qsl, quote, unquote
+from urllib.parse import quote
 
-import h11
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
-from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from . import serving
+from .http_door import (
+    MAX_HEAD,
+    ConnectionGate,
+    HttpError,
+    StrictH11Protocol,
+    check_request,
+    query_number,
+    send_json,
+)
 from .validate import check_int, check_number
 
 __all__ = ["serve", "ToolServer", "ENDPOINTS"]
@@ -38,12 +43,8 @@ ENDPOINTS = ("weather", "search", "page", "slow", "health", "stats")
 MAX_LATENCY = 60  # seconds, for latency and jitter
 MAX_RATE = 10_000  # requests per second
 MAX_SLOW = 30  # seconds, for /slow?seconds=
-MAX_HEAD = 16 * 1024  # request line and headers, bytes
-MAX_BODY = 1024 * 1024  # bytes
-MAX_HEADER_LINES = 100
 START_TIMEOUT = 5.0  # seconds ``serve()`` waits for the server to come up
 STOP_GRACE = 0.5  # seconds open requests get to finish when the server stops
-_LINGER = 1.0  # seconds to drain a refused client's input before closing (avoids a reset)
 
 _COMMON = frozenset({"latency", "jitter", "failure_rate"})  # per-request overrides
 _ROUTES = {  # endpoint: path, query parameters it takes
@@ -59,14 +60,6 @@ _WORDS = (
     "agent tool call loop task queue await result cache retry timeout worker plan "
     "search answer page token stream event future lock budget trace"
 ).split()
-
-
-class _HttpError(Exception):
-    """A request the server answers with a 4xx; ``close`` if the connection can't be reused."""
-
-    def __init__(self, status: int, message: str, *, close: bool = False) -> None:
-        super().__init__(message)
-        self.status, self.close = status, close
 
 
 # --- argument checks: the Python API and the query string share the same bounds --------
@@ -93,75 +86,6 @@ def _check_settings(latency: Any, jitter: Any, failure_rate: Any, rate_limit: An
     return out
 
 
-def _query_number(params: dict[str, str], name: str, lo: float, hi: float, default: float):
-    """The query parameter ``name`` as a float in ``[lo, hi]``, or an HTTP 400 naming it."""
-    raw = params.get(name)
-    if raw is None:
-        return default
-    try:
-        return check_number(name, float(raw), lo, hi)
-    except ValueError:
-        raise _HttpError(
-            400, f"{name} must be a number at least {lo:g} and at most {hi:g}, got {raw!r}"
-        ) from None
-
-
-def _check_request(scope: dict) -> _HttpError | None:
-    """The door: what h11 lets through but this server refuses, before any routing."""
-    method, headers, version = scope["method"], dict(scope["headers"]), scope["http_version"]
-    if version not in ("1.0", "1.1"):
-        return _HttpError(400, f"unsupported HTTP version {version[:20]!r}", close=True)
-    if not scope["raw_path"].startswith(b"/"):
-        return _HttpError(400, "malformed request target: it must start with /", close=True)
-    if len(scope["headers"]) > MAX_HEADER_LINES:
-        return _HttpError(431, f"more than {MAX_HEADER_LINES} header lines", close=True)
-    if sum(len(k) + len(v) + 4 for k, v in scope["headers"]) > MAX_HEAD:  # h11 checks
-        return _HttpError(431, "request head over 16 KiB", close=True)  # only a partial head
-    if b"transfer-encoding" in headers:
-        message = "Transfer-Encoding is not supported: send a Content-Length"
-        return _HttpError(411, message, close=True)
-    length = headers.get(b"content-length")  # h11 has checked it is one number
-    if length is None and method in ("POST", "PUT", "PATCH"):
-        return _HttpError(411, f"{method} needs a Content-Length", close=True)
-    if length is not None and int(length) > MAX_BODY:
-        return _HttpError(413, "request body over 1 MiB", close=True)
-    if method != "GET":
-        return _HttpError(405, f"method {method[:20]} is not allowed: only GET")
-    try:
-        unquote(scope["raw_path"].decode("ascii"), errors="strict")
-        query = scope["query_string"].decode("ascii")
-        pairs = parse_qsl(query, keep_blank_values=True, max_num_fields=20, errors="strict")
-    except ValueError as error:
-        return _HttpError(400, f"malformed path or query: {error}")
-    if len(dict(pairs)) != len(pairs):
-        return _HttpError(400, "a query parameter is given more than once")
-    return None
-
-
-async def _send_json(send, status: int, payload: dict, headers=(), *, drain=None) -> None:
-    """Answer with JSON. With ``drain`` (the ASGI receive), answer first, then read and drop
-    what the client is still sending (for up to ``_LINGER`` s), then close: closing with
-    unread input makes the kernel send a reset, which can destroy the answer."""
-    body = json.dumps(payload).encode()
-    headers = [(b"content-type", b"application/json"), *headers]
-    if drain is not None:
-        headers.append((b"connection", b"close"))
-    headers.append((b"content-length", str(len(body)).encode()))
-    await send({"type": "http.response.start", "status": status, "headers": headers})
-    await send({"type": "http.response.body", "body": body, "more_body": drain is not None})
-    if drain is None:
-        return
-    with contextlib.suppress(TimeoutError):
-        async with asyncio.timeout(_LINGER):
-            drained = 0
-            while drained < 8 * MAX_BODY:
-                message = await drain()
-                drained += len(message.get("body", b""))
-                if message["type"] == "http.disconnect" or not message.get("more_body"):
-                    break
-    await send({"type": "http.response.body", "body": b""})
-
-
 # --- the tools: deterministic answers derived from the request -------------------------
 
 
@@ -171,7 +95,7 @@ def _digest(text: str) -> int:
 
 def _weather(city: str) -> dict:
     if not city.strip() or len(city) > 100:
-        raise _HttpError(400, f"city must be 1 to 100 characters, got {city!r}")
+        raise HttpError(400, f"city must be 1 to 100 characters, got {city!r}")
     temperature = round(-10 + _digest(city.strip().casefold()) % 451 / 10, 1)  # -10.0 .. 35.0
     return {"city": city, "temperature": temperature, "unit": "C"}
 
@@ -179,10 +103,10 @@ def _weather(city: str) -> dict:
 def _search(params: dict[str, str]) -> dict:
     query = params.get("q", "")
     if not query.strip() or len(query) > 200:
-        raise _HttpError(400, f"q must be 1 to 200 characters, got {query!r}")
-    n = _query_number(params, "n", 1, 10, 3)
+        raise HttpError(400, f"q must be 1 to 200 characters, got {query!r}")
+    n = query_number(params, "n", 1, 10, 3)
     if n != int(n):
-        raise _HttpError(400, f"n must be an integer between 1 and 10, got {params['n']!r}")
+        raise HttpError(400, f"n must be an integer between 1 and 10, got {params['n']!r}")
     slug = quote(query.strip().casefold().replace(" ", "-"), safe="-")
     results = [
         {"title": f"{query.strip()}: result {i}", "url": f"https://example.org/{slug}/{i}"}
@@ -193,7 +117,7 @@ def _search(params: dict[str, str]) -> dict:
 
 def _page(raw: str) -> dict:
     if not raw.isascii() or not raw.isdigit() or len(raw) > 7 or int(raw) > 1_000_000:
-        raise _HttpError(400, f"page must be an integer between 0 and 1000000, got {raw!r}")
+        raise HttpError(400, f"page must be an integer between 0 and 1000000, got {raw!r}")
     n = int(raw)
     words = random.Random(n).choices(_WORDS, k=40)
     return {"page": n, "text": f"Page {n}. " + " ".join(words) + "."}
@@ -242,10 +166,10 @@ class ToolServer:
         self._settings = _check_settings(latency, jitter, failure_rate, rate_limit)
         self._seed = check_int("seed", seed, 0, 2**63 - 1)
         self._port = check_int("port", port, 0, 65535)
-        self._max_connections = check_int("max_connections", max_connections, 1, 65536)
+        self._gate = ConnectionGate(check_int("max_connections", max_connections, 1, 65536))
         self._lock = threading.Lock()  # guards settings, random draws, bucket and counters
         self._rng = random.Random(seed)
-        self._in_flight = self._connections = 0
+        self._in_flight = 0
         self._tokens, self._refilled = 0.0, 0.0
         self._reset_bucket()
         self._reset_counters()
@@ -255,7 +179,7 @@ class ToolServer:
         routes = [Route(path, self._endpoint(name, allowed))
                   for name, (path, allowed) in _ROUTES.items()]
         self._app = Starlette(routes=routes, exception_handlers={
-            _HttpError: self._refused, 404: self._refused})
+            HttpError: self._refused, 404: self._refused})
         self._app.router.redirect_slashes = False  # /health/ is not /health
 
     # --- the Python side: start, stop, configure, read the counters -------------------
@@ -280,7 +204,8 @@ class ToolServer:
             running = self._stack.enter_context(serving.serve(
                 self._door, port=self._port, grace=STOP_GRACE, start_timeout=START_TIMEOUT,
                 log_level="error", name="asynclab.toolserver",
-                http=functools.partial(_Protocol, owner=self),
+                http=functools.partial(StrictH11Protocol, gate=self._gate,
+                                       too_many=self._too_many),
                 h11_max_incomplete_event_size=MAX_HEAD,
             ))
         except BaseException:
@@ -327,6 +252,9 @@ class ToolServer:
         the client connections open now (up to ``max_connections``).
         """
         with self._lock:
+            unparsable = self._gate.take_unparsable()  # refused before routing: count them
+            self._requests += unparsable
+            self._client_errors += unparsable
             return {
                 "requests": self._requests,
                 "by_endpoint": dict(self._by_endpoint),
@@ -335,12 +263,13 @@ class ToolServer:
                 "failures_injected": self._failures,
                 "rate_limited": self._rate_limited,
                 "client_errors": self._client_errors,
-                "connections": self._connections,
+                "connections": self._gate.open,
             }
 
     def reset_stats(self) -> None:
         """Zero the counters (``in_flight`` and ``connections`` stay true to now)."""
         with self._lock:
+            self._gate.take_unparsable()
             self._reset_counters()
 
     def __repr__(self) -> str:
@@ -383,22 +312,22 @@ class ToolServer:
             self._in_flight += 1
             self._peak_in_flight = max(self._peak_in_flight, self._in_flight)
         try:
-            error = _check_request(scope)
+            error = check_request(scope)
             if error is None:
                 return await self._app(scope, receive, send)
             with self._lock:
                 self._client_errors += 1
             extra = [(b"allow", b"GET")] if error.status == 405 else []
             payload = {"error": str(error), "status": error.status}
-            await _send_json(send, error.status, payload, extra, drain=receive if error.close else None)
+            await send_json(send, error.status, payload, extra, drain=receive if error.close else None)
         finally:
             with self._lock:
                 self._in_flight -= 1
 
     async def _refused(self, request, error) -> JSONResponse:
         """Starlette's handler for a 4xx raised by a route, or for no route at all."""
-        if not isinstance(error, _HttpError):
-            error = _HttpError(404, f"no such endpoint {request.url.path[:100]!r}")
+        if not isinstance(error, HttpError):
+            error = HttpError(404, f"no such endpoint {request.url.path[:100]!r}")
         with self._lock:
             self._client_errors += 1
         return JSONResponse({"error": str(error), "status": error.status}, error.status)
@@ -406,7 +335,7 @@ class ToolServer:
     async def _too_many(self, scope, receive, send) -> None:
         """The app for a connection over ``max_connections``."""
         body = {"error": "too many connections", "status": 503}
-        await _send_json(send, 503, body, drain=receive)
+        await send_json(send, 503, body, drain=receive)
 
     def _endpoint(self, endpoint: str, allowed: frozenset):
         async def answer(request) -> JSONResponse:
@@ -416,7 +345,7 @@ class ToolServer:
             unknown = sorted(set(params) - allowed)
             if unknown:
                 expected = ", ".join(sorted(allowed)) or "none"
-                raise _HttpError(
+                raise HttpError(
                     400, f"unknown query parameter {unknown[0]!r} (expected: {expected})")
             if endpoint == "health":
                 return JSONResponse({"ok": True})
@@ -431,12 +360,12 @@ class ToolServer:
         """Check the arguments, wait the latency, maybe fail: status, JSON payload, headers."""
         with self._lock:
             settings = self._settings
-        latency = _query_number(params, "latency", 0, MAX_LATENCY, settings["latency"])
-        jitter = _query_number(params, "jitter", 0, MAX_LATENCY, settings["jitter"])
-        failure_rate = _query_number(params, "failure_rate", 0, 1, settings["failure_rate"])
+        latency = query_number(params, "latency", 0, MAX_LATENCY, settings["latency"])
+        jitter = query_number(params, "jitter", 0, MAX_LATENCY, settings["jitter"])
+        failure_rate = query_number(params, "failure_rate", 0, 1, settings["failure_rate"])
         # The tool's own arguments are checked before any waiting.
         if endpoint == "slow":
-            seconds = _query_number(params, "seconds", 0, MAX_SLOW, 1.0)
+            seconds = query_number(params, "seconds", 0, MAX_SLOW, 1.0)
             payload = {"slept": seconds}
         elif endpoint == "weather":
             payload = _weather(path["city"])
@@ -463,60 +392,3 @@ class ToolServer:
                 self._failures += 1
             return 503, {"error": "injected failure", "status": 503}, {}
         return 200, payload, {}
-
-
-# --- the uvicorn side: one h11 protocol per connection ---------------------------------
-
-
-class _Connection(h11.Connection):
-    """h11's connection state, remembering why the request could not be parsed."""
-
-    error = h11.RemoteProtocolError("invalid HTTP request")
-
-    def next_event(self):
-        try:
-            return super().next_event()
-        except h11.RemoteProtocolError as error:
-            self.error = error
-            raise
-
-
-class _Protocol(H11Protocol):
-    """uvicorn's h11 protocol with the tool server's counters: open connections (those
-    over ``max_connections`` get a 503), and a JSON answer with h11's reason and status
-    (400, or 431 for a head over ``MAX_HEAD``) for a request h11 cannot parse."""
-
-    def __init__(self, *args: Any, owner: ToolServer, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.conn = _Connection(h11.SERVER, MAX_HEAD)
-        self.owner, self.counted = owner, False
-
-    def connection_made(self, transport) -> None:
-        super().connection_made(transport)
-        owner = self.owner
-        with owner._lock:
-            self.counted = owner._connections < owner._max_connections
-            owner._connections += self.counted
-        if not self.counted:
-            self.app = owner._too_many
-
-    def connection_lost(self, exc) -> None:
-        super().connection_lost(exc)
-        if self.counted:
-            with self.owner._lock:
-                self.owner._connections -= 1
-            self.counted = False
-
-    def send_400_response(self, msg: str) -> None:
-        error, status = self.conn.error, self.conn.error.error_status_hint
-        with self.owner._lock:
-            self.owner._requests += 1
-            self.owner._client_errors += 1
-        body = json.dumps({"error": str(error)[:200], "status": status}).encode()
-        headers = [("content-type", "application/json"), ("content-length", str(len(body))),
-                   ("connection", "close")]
-        for event in (h11.Response(
-                status_code=status, headers=headers, reason=http.HTTPStatus(status).phrase), h11.Data(data=body),
-                      h11.EndOfMessage()):
-            self.transport.write(self.conn.send(event))
-        self.transport.close()
