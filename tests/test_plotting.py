@@ -13,6 +13,7 @@ from asynclab.plotting import (
     add_lanes,
     add_legend,
     draw_markers,
+    fit_unit,
     draw_spans,
     hbars,
     key_handle,
@@ -20,6 +21,7 @@ from asynclab.plotting import (
     new_figure,
     plot_timeline,
 )
+from asynclab.queueing import queue_depth
 from asynclab.records import Span, TimelineData
 from asynclab.workloads import JobTiming
 from matplotlib.collections import LineCollection
@@ -162,11 +164,63 @@ def test_plot_timeline_marks_where_each_pool_job_starts_and_ends():
     ax = fig.axes[0]
     (edges,) = artists(ax, LineCollection)
     segments = edges.get_segments()
-    thread_lanes = {2, 3}  # event loop, main, then the threads
+    thread_lanes = {3, 4}  # event loop, main, the queue, then the threads
     assert {round(float(s[:, 1].mean())) for s in segments} == thread_lanes
     assert len(segments) == 2 * 5  # 4 back-to-back jobs on each: 5 edges per thread
     assert [t.get_text() for t in fig.legends[0].get_texts()] == [
         palette.LABELS[k] for k in ("running", "waiting", "queued", "job")]
+
+
+def lane_labels(fig):
+    return [t.get_text() for t in fig.axes[0].get_yticklabels()]
+
+
+def test_queued_time_has_a_lane_of_its_own_whose_height_counts_the_waiting_jobs():
+    fig = plot_timeline(pool_recording())  # 8 jobs submitted at 0, 2 threads take 2 at a time
+    assert lane_labels(fig) == ["event loop", "main", "jobs waiting for a thread (up to 6)",
+                                "thread pool_0", "thread pool_1"]
+    (queue,) = [c for c in fig.axes[0].collections if not isinstance(c, LineCollection)]
+    assert to_hex(queue.get_facecolor()[0]) == COLORS["queued"].lower()
+    (path,) = queue.get_paths()
+    ys = np.linspace(1.6, 2.4, 801)
+    top = {}  # the queue's height (lane units) in the middle of each 10 ms round
+    for x in (5, 15, 25, 35):
+        inside = path.contains_points(np.column_stack([np.full(ys.size, x), ys]))
+        top[x] = round(2.35 - float(ys[inside].min()), 3) if inside.any() else 0
+    # 6 wait, then 4, 2, 0: drawn 0.7, 0.47, 0.23 and 0 of the lane high
+    assert [top[x] for x in (5, 15, 25, 35)] == pytest.approx([0.7, 0.7 * 4 / 6, 0.7 * 2 / 6, 0],
+                                                              abs=2e-3)
+    # no queue lane when no job waited long enough to see (under 1% of the figure)
+    quiet = pool_recording(jobs_per_thread=1)
+    assert "jobs waiting" not in " ".join(lane_labels(plot_timeline(quiet)))
+    assert "queued" not in [t.get_text() for t in plot_timeline(quiet).legends[0].get_texts()]
+
+
+def test_queue_depth_counts_the_jobs_between_submit_and_start():
+    t, n = queue_depth([0, 0, 0, 5], [0, 10, 20, 20])
+    # job 1 starts the moment it is submitted: it never counts; jobs 2 and 3 wait, job 4 too
+    assert list(zip(t.tolist(), n.tolist())) == [(0, 2), (5, 3), (10, 2), (20, 0)]
+    t, n = queue_depth([], [])
+    assert t.size == n.size == 0
+    with pytest.raises(ValueError, match="one entry per job"):
+        queue_depth([0], [1, 2])
+    with pytest.raises(ValueError, match="cannot start before"):
+        queue_depth([5], [1])
+
+
+@pytest.mark.parametrize(("wall", "unit", "tick"), [(0.8, "µs", "200"), (40.0, "ms", "10")])
+def test_time_axis_in_a_unit_that_fits(wall, unit, tick):
+    tl = TimelineData(wall_ms=wall, task_names=["main"], created_ms=[0.0], outcomes=["done"],
+                      step_start=[0.0], step_end=[wall / 2], step_lane=[0], threads=[],
+                      job_submit=[], job_start=[], job_end=[], job_thread=[])
+    fig = plot_timeline(tl)
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == f"time since the recording started ({unit})"
+    fig.canvas.draw()
+    assert tick in [t.get_text() for t in ax.get_xticklabels()]
+    assert ax.get_xlim()[1] == pytest.approx(wall * 1.01)  # the data stay in ms
+    fig, ax = lane_figure(["a"], 3.0, title="t")
+    assert fit_unit(ax) == "µs" and fit_unit(lane_figure(["a"], 30.0, title="t")[1]) == "ms"
 
 
 def test_add_lanes_draws_spans_on_new_lanes_with_edges():

@@ -1,17 +1,10 @@
-"""Figures in the house style: one meaning per colour, time in ms, fast at any size.
+"""Figures in the house style: one meaning per colour (``asynclab.palette``), fast at any size.
 
-Every figure of the package is made the same way, by the routines here:
-
-- ``new_figure`` makes the figure under ``style()`` (the rcParams: fonts, grid, spines,
-  titles on the left); ``styled`` runs a whole figure-making function under it, and
-  ``add_legend`` puts the one legend below the axes.
-- ``lane_figure`` + ``draw_spans`` + ``draw_markers`` draw lanes of spans: timelines, agents,
-  workers. ``draw_spans`` draws one compound path per colour, so 100,000 spans cost about
-  as much as a single artist, where ``broken_barh`` or one ``Rectangle`` each would not
-  (docs/recorder.md has the measurements); ``add_lanes`` adds lanes to a figure.
-- ``hbars`` draws grouped horizontal bars with their values written at their ends.
-
-Every colour comes from ``asynclab.palette``.
+``new_figure`` / ``styled`` / ``add_legend``: the style, the figure, its one legend.
+``lane_figure`` + ``draw_spans`` + ``draw_markers`` draw lanes of spans (timelines, agents,
+workers): one compound path per colour, so 100,000 spans cost about one artist
+(docs/recorder.md); ``add_lanes`` adds lanes; ``fit_unit`` labels time in ms or µs.
+``hbars`` draws grouped horizontal bars with their values written at their ends.
 """
 
 from __future__ import annotations
@@ -23,6 +16,7 @@ from typing import TYPE_CHECKING, TypeVar
 import numpy as np
 
 from .palette import AGENT_LABELS, COLORS, LABELS, MARKERS, SERIES, SPAN_COLORS
+from .queueing import queue_depth
 from .records import Span, TimelineData
 from .validate import check_int, check_number
 
@@ -32,8 +26,8 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 __all__ = ["COLORS", "LABELS", "STYLE", "add_lanes", "add_legend", "draw_markers", "draw_spans",
-           "hbars", "key_handle", "lane_figure", "merge_spans", "new_figure", "plot_timeline",
-           "span_patch", "style", "styled"]
+           "fit_unit", "hbars", "key_handle", "lane_figure", "merge_spans", "new_figure",
+           "plot_timeline", "span_patch", "style", "styled"]
 
 #: The one look of every figure (matplotlib rcParams).
 STYLE = {
@@ -253,12 +247,10 @@ def lane_figure(labels: Sequence[str], x_max: float, *, width: float = 9.0, titl
 @styled
 def add_lanes(fig: Figure, spans: Iterable[Span], *, lane_label: str, legend_label: str,
               edges: bool = True) -> Figure:
-    """Add one lane per distinct ``Span.lane`` below the lanes of a lane figure, same ms axis; ``legend_label`` says what the spans'
-    colour means here (unless the legend already has that colour).
-
-    For work the recorder cannot see: jobs in other processes, a cluster's task stream.
-    ``edges`` marks where each span starts and ends (back-to-back jobs stay distinct).
-    """
+    """Add one lane per distinct ``Span.lane`` below a lane figure's lanes, same ms axis, for
+    work the recorder cannot see (jobs in other processes, a cluster's task stream).
+    ``legend_label`` says what the spans' colour means here (unless the legend already has
+    that colour); ``edges`` marks where each span starts and ends."""
     spans = list(spans)
     if not all(isinstance(s, Span) for s in spans):
         raise TypeError("spans must be a list of asynclab.records.Span")
@@ -311,19 +303,13 @@ def hbars(ax: Axes, groups: Sequence[str], series: Mapping[str, Sequence[float |
 
 
 @styled
-def plot_timeline(
-    tl: TimelineData,
-    *,
-    title: str | None = None,
-    blocked_ms: float = 10.0,
-    max_task_lanes: int = 30,
-    show_loop: bool = True,
-    width: float = 9.0,
-    tasks: Iterable[str] | None = None,
-) -> Figure:
-    """Draw ``tl`` (a ``Timeline``'s ``data``): an "event loop" lane, one lane per task (running vs waiting) and one per
-    worker thread (queued vs running, each job's edges marked). Steps of at least ``blocked_ms`` are drawn as
-    blocking the loop. With more than ``max_task_lanes`` tasks, neighbours share a lane.
+def plot_timeline(tl: TimelineData, *, title: str | None = None, blocked_ms: float = 10.0,
+                  max_task_lanes: int = 30, show_loop: bool = True, width: float = 9.0,
+                  tasks: Iterable[str] | None = None) -> Figure:
+    """Draw ``tl`` (a ``Timeline``'s ``data``): an "event loop" lane, one lane per task
+    (running vs waiting), a lane of the jobs waiting for a pool thread (if any waited), and
+    one per worker thread (each job's edges marked), on a ms or µs axis (``fit_unit``).
+    Steps of at least ``blocked_ms`` are drawn as blocking the loop. With more than ``max_task_lanes`` tasks, neighbours share a lane.
     ``tasks`` (task names) keeps only those tasks' lanes, for example to leave out a
     library's internal tasks; the event-loop lane still shows every step the loop ran."""
     blocked_ms = check_number("blocked_ms", blocked_ms, 0, 1e7, lo_open=True)
@@ -345,22 +331,25 @@ def plot_timeline(
     names = [tl.task_names[i] for i in shown]
     n_tasks = len(names)
     group = max(1, -(-n_tasks // max_task_lanes))  # tasks per lane
-    n_task_rows = -(-n_tasks // group) if n_tasks else 0
     labels: list[str] = []
     if show_loop:
         labels.append("event loop")
     first_task_row = len(labels)
-    if group == 1:
-        labels += names
-    else:
-        for r in range(n_task_rows):
-            a, b = r * group, min(n_tasks, (r + 1) * group) - 1
-            labels.append(f"tasks {a + 1}-{b + 1}")
+    labels += names if group == 1 else [f"tasks {a + 1}-{min(n_tasks, a + group)}"
+                                        for a in range(0, n_tasks, group)]
+    x_max = max(tl.wall_ms, float(tl.step_end.max()) if len(tl.step_end) else 0.0, 1e-3)
+    # The pool's queue on a lane of its own (a waiting job has no thread yet), if a job
+    # waited long enough to see: at least 1% of the figure.
+    q_t, q_n = queue_depth(tl.job_submit, tl.job_start)
+    queue_row = len(labels) if len(tl.job_start) and (
+        tl.job_start - tl.job_submit).max() >= 0.01 * x_max else -1
+    if queue_row >= 0:
+        labels.append(f"jobs waiting for a thread (up to {int(q_n.max())})")
     first_thread_row = len(labels)
     labels += [f"thread {name}" for name in tl.threads]
 
-    x_max = max(tl.wall_ms, float(tl.step_end.max()) if len(tl.step_end) else 0.0, 1e-3)
     fig, ax = lane_figure(labels, x_max, width=width, title=title or "What ran when")
+    fit_unit(ax)
     used: list[str] = []
 
     # Tasks: a thin "waiting" bar from creation to completion, "running" bars on top.
@@ -385,9 +374,23 @@ def plot_timeline(
         idx = [i for i, outcome in enumerate(tl.outcomes) if outcome == key and task_rows[i] >= 0]
         if draw_markers(ax, task_rows[idx], done[idx], key):
             used.append(key)
-    # Worker threads: queued (thin, from submit to start) and running, each job's edges shown.
-    thread_rows = first_thread_row + tl.job_thread
-    used += draw_spans(ax, thread_rows, tl.job_submit, tl.job_start, "queued", height=0.28)
-    used += draw_spans(ax, thread_rows, tl.job_start, tl.job_end, "job", edges=True)
+    if queue_row >= 0:  # height: how many jobs wait, from 0 to the most at once
+        level = queue_row + 0.35 - 0.7 * np.r_[q_n, 0] / q_n.max()
+        ax.fill_between(np.r_[q_t, x_max], level, queue_row + 0.35, step="post", linewidth=0,
+                        color=COLORS["queued"])
+        used.append("queued")
+    # Worker threads: each job running, its edges shown (back-to-back jobs stay distinct).
+    used += draw_spans(ax, first_thread_row + tl.job_thread, tl.job_start, tl.job_end, "job",
+                       edges=True)
     add_legend(fig, [key_handle(k) for k in COLORS if k in used])
     return fig
+
+
+def fit_unit(ax: Axes, us_below_ms: float = 5.0) -> str:
+    """Label a ms time axis in the unit that fits: µs when it spans less than
+    ``us_below_ms`` (the data stay in ms; only the tick labels and "(ms)" change)."""
+    if abs(ax.get_xlim()[1] - ax.get_xlim()[0]) >= us_below_ms:
+        return "ms"
+    ax.xaxis.set_major_formatter(lambda x, _: f"{x * 1e3:g}")
+    ax.set_xlabel(ax.get_xlabel().replace("(ms)", "(µs)"))
+    return "µs"
