@@ -1,11 +1,12 @@
 """asynclab.races: repeated seeded trials, their histogram, and threads that always join."""
 
 import asyncio
+import os
 import threading
 import time
 
 import pytest
-from asynclab.races import Trials, plot_trials, run_in_threads, run_trials
+from asynclab.races import Trials, budget_db, plot_trials, run_in_threads, run_loops, run_trials
 from matplotlib.figure import Figure
 
 
@@ -123,3 +124,87 @@ def test_run_in_threads_reports_a_thread_that_outlives_its_timeout():
 def test_run_in_threads_checks_its_arguments(kwargs, error):
     with pytest.raises(error):
         run_in_threads(**kwargs)
+
+
+def test_run_in_threads_sets_the_switch_interval_and_restores_it():
+    import sys
+
+    before = sys.getswitchinterval()
+    seen = []
+    ran = run_in_threads(lambda: seen.append(sys.getswitchinterval()), 2, switch_interval=1e-4)
+    assert not ran.raised and seen == pytest.approx([1e-4, 1e-4])
+    assert sys.getswitchinterval() == before
+    with pytest.raises(ValueError):
+        run_in_threads(print, 1, switch_interval=0)
+    assert sys.getswitchinterval() == before
+
+
+def test_run_loops_gives_each_thread_its_own_loop_and_returns_in_order():
+    async def main(i):
+        await asyncio.sleep(0.01)
+        return i, id(asyncio.get_running_loop())
+
+    results = run_loops(main, 3)
+    assert [i for i, _ in results] == [0, 1, 2]
+    assert len({loop for _, loop in results}) == 3  # three loops at once
+
+
+def test_run_loops_raises_the_first_error_after_joining_and_bounds_each_loop():
+    async def fails(i):
+        if i == 1:
+            raise KeyError("boom")
+        return i
+
+    with pytest.raises(KeyError):
+        run_loops(fails, 2)
+
+    async def hangs(i):
+        await asyncio.sleep(10)
+
+    t0 = time.perf_counter()
+    with pytest.raises(TimeoutError):
+        run_loops(hangs, 2, timeout=0.05)
+    assert time.perf_counter() - t0 < 5
+    with pytest.raises(ValueError):
+        run_loops(fails, 0)
+
+
+def test_an_asyncio_lock_per_loop_does_not_stop_overspending_but_a_conditional_update_does():
+    import contextlib
+    import sqlite3
+
+    async def read_then_write(db, lock):
+        async with lock:
+            (tokens,) = db.execute("SELECT tokens FROM budget").fetchone()
+            if tokens < 100:
+                return False
+            await asyncio.sleep(0.002)
+            db.execute("UPDATE budget SET tokens = ?", (tokens - 100,))
+            db.commit()
+            return True
+
+    async def atomic(db, lock):
+        cur = db.execute("UPDATE budget SET tokens = tokens - 100 WHERE tokens >= 100")
+        db.commit()
+        return cur.rowcount == 1
+
+    def process(path, reserve):
+        async def main(i):
+            lock, calls = asyncio.Lock(), 0
+            with contextlib.closing(sqlite3.connect(path)) as db:
+                while await reserve(db, lock):
+                    await asyncio.sleep(0.01)
+                    calls += 1
+            return calls
+        return main
+
+    with budget_db(1000) as store:
+        assert store.tokens() == 1000
+        assert sum(run_loops(process(store.path, read_then_write), 3)) > 10
+        folder = os.path.dirname(store.path)
+    assert not os.path.exists(folder)  # removed on exit
+    with budget_db(1000) as store:
+        assert sum(run_loops(process(store.path, atomic), 3)) == 10 and store.tokens() == 0
+    with pytest.raises(ValueError):
+        with budget_db(-1):
+            pass

@@ -1,18 +1,26 @@
 """Instruments for notebook 04: run a race many times, count lost updates, draw them.
 
 The race itself (the shared counter, the ``await`` between read and write, the ``Lock``,
-the ``Queue``) stays in the notebook. This module only repeats it with seeded random
-generators, collects the final counts, and runs plain functions in threads with every
-thread joined before it returns.
+the ``Queue``, the SQL statement) stays in the notebook. This module only repeats it with
+seeded random generators, collects the final counts, runs plain functions in threads with
+every thread joined before it returns (optionally with a shorter thread switch interval,
+always restored), and runs one coroutine per thread, each on its own event loop, as
+separate processes would.
 """
 
 from __future__ import annotations
 
+import asyncio
+import os
 import random
+import sqlite3
+import sys
+import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +34,8 @@ from .validate import check_callable, check_int, check_number
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["Trials", "ThreadRun", "run_trials", "plot_trials", "run_in_threads"]
+__all__ = ["Trials", "ThreadRun", "run_trials", "plot_trials", "run_in_threads", "run_loops",
+           "BudgetDB", "budget_db"]
 
 #: Bounds that keep one call of ``run_trials`` or ``run_in_threads`` reasonable.
 MAX_TRIALS = 10_000
@@ -152,16 +161,20 @@ class ThreadRun:
 
 
 def run_in_threads(target: Callable[..., Any], threads: int, args: Sequence[Any] = (),
-                   *, timeout: float = 30.0) -> ThreadRun:
+                   *, timeout: float = 30.0, switch_interval: float | None = None) -> ThreadRun:
     """Start ``threads`` threads running ``target(*args)`` together; join them all.
 
     An exception in a thread is caught and returned, not printed. ``target`` must finish
     by itself: a thread still alive after ``timeout`` seconds is reported as an error
-    (threads cannot be killed).
+    (threads cannot be killed). ``switch_interval`` (seconds) sets
+    ``sys.setswitchinterval`` while the threads run, so that the interpreter asks for a
+    thread switch that often; the previous interval is restored before returning.
     """
     check_callable("target", target)
     threads = check_int("threads", threads, 1, MAX_THREADS)
     timeout = check_number("timeout", timeout, 0, 3600, lo_open=True)
+    if switch_interval is not None:
+        switch_interval = check_number("switch_interval", switch_interval, 0, 1, lo_open=True)
     args = tuple(args)
     errors: list[BaseException | None] = [None] * threads
     start_line = threading.Barrier(threads)
@@ -175,8 +188,11 @@ def run_in_threads(target: Callable[..., Any], threads: int, args: Sequence[Any]
 
     workers = [threading.Thread(target=body, args=(i,), name=f"racer-{i}", daemon=True)
                for i in range(threads)]
+    previous = sys.getswitchinterval()
     t0 = time.perf_counter_ns()
     try:
+        if switch_interval is not None:
+            sys.setswitchinterval(switch_interval)
         for w in workers:
             w.start()
     finally:
@@ -184,8 +200,71 @@ def run_in_threads(target: Callable[..., Any], threads: int, args: Sequence[Any]
         for w in workers:
             if w.is_alive() or w.ident is not None:
                 w.join(max(0.0, deadline - time.monotonic()))
+        sys.setswitchinterval(previous)
     wall_s = (time.perf_counter_ns() - t0) / 1e9
     for i, w in enumerate(workers):
         if w.is_alive():
             errors[i] = TimeoutError(f"thread {w.name} still running after timeout={timeout:g} s")
     return ThreadRun(tuple(errors), wall_s)
+
+
+def run_loops(main: Callable[[int], Awaitable[Any]], loops: int, *,
+              timeout: float = 10.0) -> list[Any]:
+    """Run ``main(i)`` for ``i`` in ``range(loops)``, each in its own thread on its own
+    event loop (``asyncio.run``), all started together; return their results in order.
+
+    To an ``asyncio.Lock`` (or anything else bound to one loop) each of these loops is
+    what a separate process would be. Each run is bounded by ``timeout`` seconds (its own
+    ``asyncio.timeout``); the first exception any of them raised is raised here, after
+    every thread has been joined.
+    """
+    check_callable("main", main)
+    loops = check_int("loops", loops, 1, MAX_THREADS)
+    timeout = check_number("timeout", timeout, 0, 3600, lo_open=True)
+    results: list[Any] = [None] * loops
+    counter = iter(range(loops))
+    lock = threading.Lock()
+
+    def one() -> None:
+        with lock:
+            i = next(counter)
+
+        async def bounded() -> Any:
+            async with asyncio.timeout(timeout):
+                return await main(i)
+
+        results[i] = asyncio.run(bounded())
+
+    ran = run_in_threads(one, loops, timeout=timeout + 5.0)
+    if ran.raised:
+        raise ran.raised[0]
+    return results
+
+
+class BudgetDB:
+    """A token budget in a SQLite file: one table ``budget`` with one row, ``tokens``."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def tokens(self) -> int:
+        """The tokens the store says are left."""
+        with closing(sqlite3.connect(self.path)) as db:
+            return int(db.execute("SELECT tokens FROM budget").fetchone()[0])
+
+
+@contextmanager
+def budget_db(tokens: int) -> Iterator[BudgetDB]:
+    """A fresh SQLite budget of ``tokens`` in a temporary directory, removed on exit.
+
+    Any number of threads or processes can open ``path`` with their own connection,
+    as services sharing one database would.
+    """
+    tokens = check_int("tokens", tokens, 0, 10**12)
+    with tempfile.TemporaryDirectory(prefix="asynclab-budget-") as folder:
+        path = os.path.join(folder, "budget.sqlite")
+        with closing(sqlite3.connect(path)) as db:
+            db.execute("CREATE TABLE budget (tokens INTEGER NOT NULL)")
+            db.execute("INSERT INTO budget VALUES (?)", (tokens,))
+            db.commit()
+        yield BudgetDB(path)
