@@ -72,3 +72,58 @@ def test_ex04_store_agent():
     passes(check.ex04_store_agent(store_agent))
     hints(check.ex04_store_agent(no_lock), "overspent", "hold the lock")
     hints(check.ex04_store_agent(lock_around_the_call), "one at a time")
+
+
+def test_ex04_prediction_accepts_other_spellings_of_the_number():
+    passes(check.ex04_prediction(100.0))
+    passes(check.ex04_prediction(int("100")))
+    hints(check.ex04_prediction("100"), "must be a number")
+
+
+def test_ex04_increment_accepts_other_correct_shapes():
+    async def yield_first(state, iterations):
+        for _ in range(iterations):
+            await asyncio.sleep(0)
+            state["count"] = state["count"] + 1
+
+    async def while_loop(state, iterations):
+        done = 0
+        while done < iterations:
+            state.update(count=state["count"] + 1)
+            done += 1
+            await asyncio.sleep(0)
+
+    passes(check.ex04_increment(yield_first))
+    passes(check.ex04_increment(while_loop))
+
+
+def test_ex04_store_agent_accepts_other_correct_shapes():
+    async def acquire_release(store, lock, cost, calls):
+        while True:
+            await lock.acquire()
+            try:
+                tokens = await store.get()
+                enough = tokens >= cost
+                if enough:
+                    await store.set(tokens - cost)
+            finally:
+                lock.release()
+            if not enough:
+                break
+            await fake_llm_call(cost)
+            calls.append(cost)
+
+    async def reserve_helper(store, lock, cost, calls):
+        async def reserve():
+            async with lock:
+                if (left := await store.get()) < cost:
+                    return False
+                await store.set(left - cost)
+                return True
+
+        while await reserve():
+            await fake_llm_call(cost)
+            calls.append(cost)
+
+    passes(check.ex04_store_agent(acquire_release))
+    passes(check.ex04_store_agent(reserve_helper))

@@ -89,6 +89,7 @@ def test_ex05_fastest():
         done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         for task in pending:
             task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
         return done.pop().result()
 
     async def waits_for_all(tools):
@@ -103,3 +104,99 @@ def test_ex05_fastest():
     passes(check.ex05_fastest(fastest))
     hints(check.ex05_fastest(waits_for_all), "FIRST_COMPLETED")
     hints(check.ex05_fastest(leaves_them_running), "cancel the pending")
+
+
+def test_ex05_fastest_accepts_other_correct_shapes():
+    async def with_as_completed(tools):
+        tasks = [asyncio.create_task(search(tool)) for tool in tools]
+        try:
+            for first in asyncio.as_completed(tasks):
+                return await first
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def with_a_task_group(tools):
+        async with asyncio.TaskGroup() as tg:
+            tasks = [tg.create_task(search(tool)) for tool in tools]
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in tasks:
+                task.cancel()  # the group awaits them all before the block ends
+        return next(iter(done)).result()
+
+    async def wait_for_the_cancelled(tools):
+        tasks = {asyncio.create_task(search(t)) for t in tools}
+        done, pending = await asyncio.wait(tasks, return_when="FIRST_COMPLETED")
+        [t.cancel() for t in pending]
+        await asyncio.wait(pending)
+        return list(done)[0].result()
+
+    passes(check.ex05_fastest(with_as_completed))
+    passes(check.ex05_fastest(with_a_task_group))
+    passes(check.ex05_fastest(wait_for_the_cancelled))
+
+
+def test_ex05_fastest_names_cancelled_but_not_awaited(capfd):
+    async def cancels_without_awaiting(tools):
+        tasks = [asyncio.create_task(search(tool)) for tool in tools]
+        done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        return done.pop().result()
+
+    hints(check.ex05_fastest(cancels_without_awaiting), "cancelled but still running",
+          "Await the cancelled tasks")
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "never retrieved" not in err
+
+
+def test_ex05_retry_accepts_other_correct_shapes():
+    async def while_loop(tool, attempts=3):
+        left = attempts
+        while True:
+            try:
+                return await tool()
+            except asyncio.CancelledError:
+                raise
+            except BaseException:
+                left -= 1
+                if not left:
+                    raise
+
+    async def remembers_the_error(tool, attempts=3):
+        error = None
+        for _ in range(attempts):
+            try:
+                return await tool()
+            except Exception as exc:
+                error = exc
+        raise error
+
+    passes(check.ex05_retry(while_loop))
+    passes(check.ex05_retry(remembers_the_error))
+
+
+def test_ex05_collect_accepts_other_correct_shapes():
+    async def with_return_exceptions(names, deadline):
+        async def one(name):
+            async with asyncio.timeout(deadline):
+                return await agent(name)
+        results = await asyncio.gather(*(one(n) for n in names), return_exceptions=True)
+        return {n: "timed out" if isinstance(r, TimeoutError) else
+                "failed" if isinstance(r, Exception) else r for n, r in zip(names, results, strict=True)}
+
+    async def with_a_task_group_and_wait_for(names, deadline):
+        async def one(name):
+            try:
+                return await asyncio.wait_for(agent(name), deadline)
+            except asyncio.TimeoutError:  # noqa: UP041 (the older spelling, also correct)
+                return "timed out"
+            except RuntimeError:
+                return "failed"
+        async with asyncio.TaskGroup() as tg:
+            tasks = {n: tg.create_task(one(n)) for n in names}
+        return {n: t.result() for n, t in tasks.items()}
+
+    passes(check.ex05_collect(with_return_exceptions))
+    passes(check.ex05_collect(with_a_task_group_and_wait_for))
