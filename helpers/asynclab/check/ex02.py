@@ -27,9 +27,18 @@ EX02_RIGHT = {
 }
 
 
+def _tidy(given: Any) -> Any:
+    """The learner's picks with case and spaces ignored ("Gather " is "gather")."""
+    if not isinstance(given, dict):
+        return given
+    return {job: pick.strip().lower() if isinstance(pick, str) else pick
+            for job, pick in given.items()}
+
+
 @judged
 def ex02_choices(given: Any) -> Verdict:
     """For each job: "gather" (waiting) or "processes" (computing)."""
+    given = _tidy(given)
     need_choices(given, EX02_RIGHT, "choices", ("gather", "processes"))
     for job, pick in given.items():
         if pick != EX02_RIGHT[job] and EX02_RIGHT[job] == "processes":
@@ -64,10 +73,27 @@ def ex02_prediction(predicted: Any) -> Verdict:
 
     wall, busy = run_learner(trial, "the experiment")
     measured = f"measured {wall:.0f} ms, of which the loop was busy {busy:.0f} ms"
-    if abs(predicted - 300) <= 100:
+    if predicted < 10:
+        return hint(f"{measured}. predicted_ms is in milliseconds: {predicted:g} ms is less "
+                     "than one wait; did you write seconds?")
+    # the answer, and each misconception's number: an answer must be closer to the right one
+    nearest = min(PREDICTIONS, key=lambda ms: abs(predicted - ms))
+    if nearest == RIGHT_MS:
         return ok(f"{measured}: one wait, then the four jobs in turn")
-    if predicted < 300:
-        return hint(f"{measured}. The waits overlap, but the CPU work does not: each "
-                     "task's 50 ms runs on the one loop thread, in turn")
-    return hint(f"{measured}. Under gather the four 100 ms waits overlap: they cost "
-                 "about one wait, not four")
+    return hint(f"{measured}. {PREDICTIONS[nearest]}")
+
+
+#: Exercise 2: one wait (they overlap) plus all the work (it does not).
+RIGHT_MS = 100 + 4 * 50
+#: Each misconception's answer, and the hint that names it.
+PREDICTIONS = {
+    RIGHT_MS: "",
+    100 + 50: "The waits overlap, but the CPU work does not: each task's 50 ms runs on the "
+              "one loop thread, in turn (section 3), so the work adds up to 4 x 50 ms",
+    4 * 50: "The work adds up to 4 x 50 ms, but it can only start once the waits end: the "
+            "100 ms wait comes first (the waits overlap, so it costs one wait)",
+    4 * 100: "Under gather the four 100 ms waits overlap: they cost one wait, not four. And "
+             "the 4 x 50 ms of work still runs on the loop, in turn",
+    4 * (100 + 50): "Under gather the four 100 ms waits overlap: they cost about one wait, "
+                    "not four (section 2); only the CPU work runs in turn",
+}
