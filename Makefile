@@ -19,8 +19,16 @@ $(BIN)/.installed: pyproject.toml
 
 setup: $(BIN)/.installed
 
+# make lab opens notebook 00. As root (a container), JupyterLab needs --allow-root: given only
+# then, decided when make runs. binder/jupyterlab-settings/overrides.json turns off the news
+# prompt (the hub gets the same file from binder/postBuild).
+LAB_FLAGS = --LabApp.app_settings_dir=$(CURDIR)/binder/jupyterlab-settings \
+            $(if $(filter 0,$(shell id -u 2>/dev/null)),--allow-root)
 lab: setup
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab $(LAB_FLAGS) notebooks/00_start_here.ipynb
+
+classroom: setup  ## load test: 3, then 5 learners run each notebook at once, each in a fresh kernel
+	$(BIN)/python tools/classroom.py --learners 3 5
 
 test: setup
 	$(BIN)/python -m pytest tests notebooks $(NBVAL)
