@@ -13,8 +13,8 @@ from asynclab.plotting import (
     add_lanes,
     add_legend,
     draw_markers,
-    fit_unit,
     draw_spans,
+    fit_unit,
     hbars,
     key_handle,
     lane_figure,
@@ -199,7 +199,7 @@ def test_queued_time_has_a_lane_of_its_own_whose_height_counts_the_waiting_jobs(
 def test_queue_depth_counts_the_jobs_between_submit_and_start():
     t, n = queue_depth([0, 0, 0, 5], [0, 10, 20, 20])
     # job 1 starts the moment it is submitted: it never counts; jobs 2 and 3 wait, job 4 too
-    assert list(zip(t.tolist(), n.tolist())) == [(0, 2), (5, 3), (10, 2), (20, 0)]
+    assert list(zip(t.tolist(), n.tolist(), strict=True)) == [(0, 2), (5, 3), (10, 2), (20, 0)]
     t, n = queue_depth([], [])
     assert t.size == n.size == 0
     with pytest.raises(ValueError, match="one entry per job"):
