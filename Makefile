@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 NBVAL  := --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
           --nbval-cell-timeout=120
 
-.PHONY: setup lab test test-fast bench sync notebooks environment student html clean
+.PHONY: setup lab test test-fast bench sync notebooks environment student html clean grade
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11 or newer is needed, this is " + sys.version'
@@ -51,6 +51,10 @@ student: setup  ## the notebooks without solutions or outputs, in student/
 
 html: setup  ## every notebook as a static page, with index.html and INSTRUCTOR.html, in _site/
 	$(BIN)/python tools/export_html.py
+
+grade: setup  ## grade the learners' notebooks in SUBMISSIONS=DIR: writes DIR/grades.csv and DIR/grades.html
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=DIR [GRADE_ARGS='--cell-timeout 60 --notebook-timeout 300 --memory-mb 4096']"; exit 2; }
+	$(BIN)/python -m asynclab.grade "$(SUBMISSIONS)" $(GRADE_ARGS)
 
 environment: setup  ## regenerate environment.yml from pyproject.toml
 	$(BIN)/python tools/sync_environment.py

@@ -16,17 +16,19 @@ _NOTEBOOK_RANGE = (1.0, 86400.0)
 _MEMORY_RANGE = (1024, 1024 * 1024)  # a kernel with numpy and matplotlib maps about 1.1 GiB
 
 
-def _seconds(value: object, name: str, low: float, high: float) -> float:
-    allowed = f"a number of seconds from {low:g} to {high:g}"
+def _seconds(given: object, name: str, low: float, high: float) -> float:
+    bad = ValueError(f"{name} must be a number of seconds from {low:g} to {high:g}, "
+                     f"got {given!r}")
+    value = given
     if isinstance(value, str):
         try:
             value = float(value)
         except ValueError:
-            raise ValueError(f"{name} must be {allowed}, got {value!r}") from None
+            raise bad from None
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"{name} must be {allowed}, got {value!r}")
+        raise bad
     if not math.isfinite(value) or not low <= value <= high:
-        raise ValueError(f"{name} must be {allowed}, got {value!r}")
+        raise bad
     return float(value)
 
 
