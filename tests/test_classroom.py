@@ -9,12 +9,15 @@ failing assert, a cell over the limit, bad input) run in every ``make test``.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import time
 from pathlib import Path
 
 import classroom
 import nbformat
 import pytest
+from jupyter_client.channels import Empty
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -89,12 +92,51 @@ def test_the_kernels_history_is_where_asked(tmp_path):
     assert "| off | 2 | 2 | 0 |" in classroom.report_table(copies)
 
 
+class MissedWakeUp:
+    """A channel as zmq.asyncio behaves when it misses a wake-up: the message is in the
+    socket from ``arrives`` s on, but a wait only finds it when its own timeout ends."""
+
+    def __init__(self, arrives: float):
+        self.at = time.monotonic() + arrives
+
+    async def get_msg(self, timeout=None):
+        await asyncio.sleep(timeout)
+        if time.monotonic() >= self.at:
+            return {"msg": "reply"}
+        raise Empty
+
+
+def test_sliced_waits_find_a_missed_reply_within_a_slice():
+    async def main(channel):
+        t0 = time.monotonic()
+        msg = await channel.get_msg(timeout=3.0)
+        return msg, time.monotonic() - t0
+
+    plain = MissedWakeUp(arrives=0.1)
+    msg, took = asyncio.run(main(plain))
+    assert msg == {"msg": "reply"} and took >= 2.9, "without slices: found at the timeout"
+    sliced = MissedWakeUp(arrives=0.1)
+    classroom.sliced_waits(sliced, every=0.2)
+    msg, took = asyncio.run(main(sliced))
+    assert msg == {"msg": "reply"} and took < 1.0, f"found after {took:.2f} s"
+
+
+def test_sliced_waits_keep_the_timeout():
+    never = MissedWakeUp(arrives=1e9)
+    classroom.sliced_waits(never, every=0.1)
+    t0 = time.monotonic()
+    with pytest.raises(Empty):
+        asyncio.run(never.get_msg(timeout=0.5))
+    assert 0.45 < time.monotonic() - t0 < 1.5
+
+
 @pytest.mark.parametrize(("kwargs", "words"), [
     ({"learners": 0}, "learners must be whole numbers >= 1"),
     ({"learners": 2.5}, "learners must be whole numbers >= 1"),
     ({"cell_timeout": 0}, "cell_timeout must be"),
     ({"history": "disk"}, "history must be one of memory, shared, off"),
     ({"spy_after": -1}, "spy_after must be"),
+    ({"poll_slice": 0}, "poll_slice must be seconds > 0"),
     ({"path": "nothing.ipynb"}, "is not an existing .ipynb file"),
 ])
 def test_bad_input_is_refused_before_any_kernel_starts(tmp_path, kwargs, words):

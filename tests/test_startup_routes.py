@@ -67,7 +67,8 @@ def test_post_build_is_valid_bash_installs_the_package_and_the_settings():
         done = subprocess.run([bash, "-n", str(post)], capture_output=True, text=True)
         assert done.returncode == 0, done.stderr
     text = post.read_text()
-    assert "pip install" in text and " -e ." in text, "postBuild must install asynclab"
+    assert any(line.strip().startswith("python -m pip install") and line.rstrip().endswith(" .")
+               for line in text.splitlines()), "postBuild must install asynclab from ."
     assert str(OVERRIDES.relative_to(ROOT)) in text, "postBuild must install the overrides"
     assert "share/jupyter/lab/settings" in text
 

@@ -2,15 +2,16 @@
 
     python tools/classroom.py [--learners 3 5] [--history memory|shared|off]
                               [--cell-timeout 60] [--spy-after 30] [--kernel python3]
-                              [notebooks ...]
+                              [--poll-slice 1] [--report PATH] [notebooks ...]
 
 For each notebook (default: every notebooks/NN_*.ipynb) and each K, K copies run at the
 same time, each in its own fresh kernel (nbclient, as tests/kernel_harness.py runs them),
 every cell top to bottom as Run All does. A cell that runs longer than ``--cell-timeout``
 seconds (60) fails its copy. Per notebook and K it reports the copies that finished clean,
 the copies that failed (the failing cell and its error), the slowest cell of each copy
-and the slowest copy, as a table on stdout and as JSON in
-artifacts/classroom/report-K<k...>.json. The exit status is 1 if any copy failed.
+and the slowest copy, and the stalls (a request the kernel picked up late, or a reply we
+saw late), as a table on stdout, in artifacts/classroom/report-K<k...>.md and as JSON
+beside it (``--report PATH`` elsewhere). The exit status is 1 if any copy failed.
 
 ``--history`` chooses where the kernels keep IPython's input history: ``memory`` (each
 kernel in its own memory, as the lab's kernels are started by ``make lab``), ``shared``
@@ -35,6 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import nbformat
+from jupyter_client.channels import Empty
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
@@ -48,6 +50,7 @@ CELL_TIMEOUT = 60.0  # seconds: a cell slower than this fails its copy
 START_TIMEOUT = 120.0  # seconds for a kernel to start and answer, K of them starting at once
 HISTORY_MODES = ("memory", "shared", "off")
 STALL_SECONDS = 5.0  # a request unread, or a reply unseen, this long is a stall
+POLL_SLICE = 1.0  # seconds: the longest single wait on a kernel channel (see sliced_waits)
 
 
 @dataclass
@@ -97,6 +100,30 @@ def _message(exc: BaseException) -> str:
         return f"{exc.ename}: {exc.evalue}".strip()[:500]
     lines = [line for line in str(exc).strip().splitlines() if line.strip()]
     return f"{type(exc).__name__}: " + (lines[-1] if lines else "")[:500]
+
+
+def sliced_waits(channel, every: float = POLL_SLICE) -> None:
+    """Make ``channel.get_msg(timeout)`` wait in slices of ``every`` seconds.
+
+    Under load, zmq.asyncio (pyzmq 27) can miss the wake-up for a message that is already
+    in the socket: a cell's reply then sits unseen until the wait's timeout, when the final
+    poll finds it, so a cell that ran in 0.2 s "takes" the whole cell timeout (measured:
+    tools/classroom.py, notebooks with widget panels, 5 kernels at once). Each slice ends
+    with that final poll, so a missed wake-up costs at most ``every`` seconds; the overall
+    timeout is unchanged (None still waits for ever)."""
+    wait = channel.get_msg
+
+    async def get_msg(timeout: float | None = None):
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = every if deadline is None else max(0.0, min(every, deadline - time.monotonic()))
+            try:
+                return await wait(timeout=left)
+            except Empty:
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise
+
+    channel.get_msg = get_msg
 
 
 def _kernel_time(cell, key: str) -> datetime | None:
@@ -161,7 +188,7 @@ async def _spy(pid: int, out: Path) -> str | None:
 
 async def _run_copy(path: Path, learners: int, copy: int, *, cell_timeout: float,
                     history: str, shared_file: Path | None, spy_after: float | None,
-                    spy_dir: Path, kernel: str) -> CopyResult:
+                    spy_dir: Path, kernel: str, poll_slice: float | None) -> CopyResult:
     result = CopyResult(path.stem, learners, copy)
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(
@@ -174,6 +201,9 @@ async def _run_copy(path: Path, learners: int, copy: int, *, cell_timeout: float
     try:
         async with client.async_setup_kernel():
             result.start_seconds = time.perf_counter() - started
+            if poll_slice:
+                sliced_waits(client.kc.shell_channel, poll_slice)
+                sliced_waits(client.kc.iopub_channel, poll_slice)
             begin = time.perf_counter()
             for index, cell in enumerate(nb.cells):
                 if cell.cell_type != "code" or not cell.source.strip():
@@ -223,15 +253,18 @@ async def _run_notebook_async(path: Path, learners: int, **options) -> list[Copy
 
 def run_notebook(path: Path | str, learners: int, *, cell_timeout: float = CELL_TIMEOUT,
                  history: str = "memory", spy_after: float | None = None,
-                 spy_dir: Path = ARTIFACTS, kernel: str = KERNEL_NAME) -> list[CopyResult]:
+                 spy_dir: Path = ARTIFACTS, kernel: str = KERNEL_NAME,
+                 poll_slice: float | None = POLL_SLICE) -> list[CopyResult]:
     """Run ``learners`` copies of one notebook at once, each in a fresh kernel."""
     path = Path(path)
     _validate([path], [learners], cell_timeout, history, spy_after)
+    if poll_slice is not None and not (isinstance(poll_slice, int | float) and poll_slice > 0):
+        raise ValueError(f"poll_slice must be seconds > 0 or None, got {poll_slice!r}")
     with tempfile.TemporaryDirectory(prefix="classroom-history-") as tmp:
         shared = Path(tmp) / "history.sqlite"
         return asyncio.run(_run_notebook_async(
             path, learners, cell_timeout=cell_timeout, history=history, shared_file=shared,
-            spy_after=spy_after, spy_dir=spy_dir, kernel=kernel))
+            spy_after=spy_after, spy_dir=spy_dir, kernel=kernel, poll_slice=poll_slice))
 
 
 def run_class(notebooks: list[Path], learners_list: list[int], **options) -> list[CopyResult]:
@@ -315,6 +348,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                         help="K: copies run at once (default: 3 5)")
     parser.add_argument("--history", choices=HISTORY_MODES, default="memory")
     parser.add_argument("--cell-timeout", type=float, default=CELL_TIMEOUT)
+    parser.add_argument("--poll-slice", type=float, default=POLL_SLICE,
+                        help="longest single wait on a kernel channel, s (0: one wait per "
+                        "cell, as nbclient does: shows zmq's missed wake-ups)")
+    parser.add_argument("--report", type=Path, default=None,
+                        help="where to write the table (.md) and the copies (.json); "
+                        "default artifacts/classroom/report-K<k...>")
     parser.add_argument("--kernel", default=KERNEL_NAME,
                         help="the kernel spec to run (default: python3)")
     parser.add_argument("--spy-after", type=float, default=None,
@@ -339,13 +378,15 @@ def main(argv: list[str] | None = None) -> int:
           f"kernel {args.kernel}, "
           f"{os.cpu_count()} cores", flush=True)
     results = run_class(notebooks, args.learners, cell_timeout=args.cell_timeout,
-                        history=args.history, spy_after=args.spy_after, kernel=args.kernel)
+                        history=args.history, spy_after=args.spy_after, kernel=args.kernel,
+                        poll_slice=args.poll_slice or None)
     table = report_table(results)
     print("\n" + table)
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     tag = "-".join(f"K{k}" for k in args.learners)
-    (ARTIFACTS / f"report-{tag}.md").write_text(table + "\n")
-    (ARTIFACTS / f"report-{tag}.json").write_text(json.dumps(
+    report = args.report or ARTIFACTS / f"report-{tag}"
+    report.parent.mkdir(parents=True, exist_ok=True)
+    report.with_suffix(".md").write_text(table + "\n")
+    report.with_suffix(".json").write_text(json.dumps(
         [asdict(r) | {"clean": r.clean} for r in results], indent=1))
     return 0 if all(r.clean for r in results) else 1
 

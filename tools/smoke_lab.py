@@ -1,6 +1,6 @@
 """The pip route, tried from scratch: a fresh venv, ``pip install -e .``, JupyterLab answers.
 
-    python tools/smoke_lab.py [--python PYTHON]
+    python tools/smoke_lab.py [--python PYTHON] [--route pip|binder]
 
 What the README's route for a machine without ``make`` says, with no extras:
 ``python3 -m venv .venv && .venv/bin/pip install -e . && .venv/bin/jupyter lab
@@ -11,6 +11,10 @@ port and a random token (``--allow-root`` only when run as root, as ``make lab``
 with its own config, data and runtime directories, then check that ``/api/status``, ``/lab``
 and notebook 00 answer, and stop the server and its process group. Every step is bounded;
 the venv is removed at the end. Exit status 0 when every check passed. .ci/run calls it.
+
+``--route binder`` tries the hub's recipe instead, as repo2docker runs it: ``pip install
+-r binder/requirements.txt``, then ``binder/postBuild`` in a copy of the repository, then
+the same checks, and that JupyterLab's news prompt is off by default (``fetchNews``).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import argparse
 import json
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -133,42 +138,67 @@ def _check_lab(venv: Path, work: Path) -> list[str]:
         if code != 200:
             raise RuntimeError(f"/api/contents/00_start_here.ipynb answered {code}")
         answers.append(f"notebook 00: {code}")
+        code, body = _get(f"{base}/lab/api/settings/@jupyterlab/apputils-extension:notification",
+                          token)
+        news = json.loads(body)["schema"]["properties"]["fetchNews"]["default"] if code == 200 \
+            else None
+        answers.append(f"fetchNews by default: {news!r}")
         return answers
     finally:
         _stop(proc)
 
 
-def smoke(python: str = sys.executable) -> list[str]:
-    """Run the pip route in a temporary directory; the checks that passed (raises on a
-    failure, with what the failing step printed)."""
+def smoke(python: str = sys.executable, route: str = "pip") -> list[str]:
+    """Run the pip (or binder) route in a temporary directory; the checks that passed
+    (raises on a failure, with what the failing step printed)."""
+    if route not in ("pip", "binder"):
+        raise ValueError(f"route must be 'pip' or 'binder', got {route!r}")
     with tempfile.TemporaryDirectory(prefix="smoke-lab-") as tmp:
         work = Path(tmp)
         venv = work / "venv"
         _step("venv", [python, "-m", "venv", str(venv)], 120)
         pip = [str(venv / "bin" / "python"), "-m", "pip"]
-        env = dict(os.environ, PIP_DISABLE_PIP_VERSION_CHECK="1")
-        _step("pip install -e .", pip + ["install", "--quiet", "-e", str(ROOT)],
-              INSTALL_TIMEOUT, env=env)
+        env = dict(os.environ, PIP_DISABLE_PIP_VERSION_CHECK="1",
+                   PATH=f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}")
+        if route == "pip":
+            _step("pip install -e .", pip + ["install", "--quiet", "-e", str(ROOT)],
+                  INSTALL_TIMEOUT, env=env)
+            home = ROOT / "helpers"
+        else:
+            repo = work / "repo"  # postBuild runs in the repository's root, as repo2docker does
+            shutil.copytree(ROOT, repo, ignore=shutil.ignore_patterns(
+                ".git", ".venv*", "artifacts", "student", "_site", "*.egg-info", "build"))
+            _step("pip install -r binder/requirements.txt", pip + [
+                "install", "--quiet", "-r", "binder/requirements.txt"], INSTALL_TIMEOUT,
+                env=env, cwd=repo)
+            _step("binder/postBuild", ["bash", "binder/postBuild"], INSTALL_TIMEOUT, env=env,
+                  cwd=repo)
+            home = venv
         where = _step("import asynclab", [str(venv / "bin" / "python"), "-c",
                                           "import asynclab; print(asynclab.__file__)"], 60,
                       cwd=work).strip()
-        if not where.startswith(str(ROOT / "helpers")):
-            raise RuntimeError(f"asynclab came from {where}, not from this repository")
-        return [f"asynclab from {where}"] + _check_lab(venv, work)
+        if not where.startswith(str(home)):
+            raise RuntimeError(f"asynclab came from {where}, not from {home}")
+        answers = [f"asynclab from {where}"] + _check_lab(venv, work)
+        if route == "binder" and "fetchNews by default: 'false'" not in answers:
+            raise RuntimeError(f"the news prompt is not off after postBuild: {answers}")
+        return answers
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--python", default=sys.executable,
                         help="the interpreter that makes the venv (default: this one)")
+    parser.add_argument("--route", choices=("pip", "binder"), default="pip",
+                        help="pip: the README's pip route; binder: repo2docker's recipe")
     args = parser.parse_args(argv)
     try:
-        for line in smoke(args.python):
+        for line in smoke(args.python, args.route):
             print(f"    {line}")
     except (RuntimeError, OSError) as exc:
         print(f"smoke_lab: FAILED: {exc}", file=sys.stderr)
         return 1
-    print("smoke_lab: the pip route works")
+    print(f"smoke_lab: the {args.route} route works")
     return 0
 
 
