@@ -51,12 +51,3 @@ def test_add_lane_draws_one_garbage_collector_lane():
     assert len(empty.axes[0].get_yticklabels()) == lanes
     plt.close(empty)
 
-
-def test_outside_counts_only_collection_time_between_steps():
-    from asynclab.gcpauses import GCPause
-
-    log = GCPauses(t0_ns=0, pauses=[GCPause(2, 1.0, 3.0), GCPause(0, 10.0, 11.0)])
-    steps = ([0.0, 2.5, 10.0], [2.0, 4.0, 12.0])  # [0, 2], [2.5, 4], [10, 12]
-    # pause [1, 3]: 1 ms inside [0, 2], 0.5 ms inside [2.5, 4], 0.5 ms outside; [10, 11]: inside
-    assert log.outside(*steps) == pytest.approx(0.5)
-    assert log.outside([], []) == pytest.approx(3.0)

@@ -64,18 +64,6 @@ class GCPauses:
     def longest_ms(self) -> float:
         return max((p.ms for p in self.pauses), default=0.0)
 
-    def outside(self, step_start: Any, step_end: Any) -> float:
-        """ms of collection time that fell outside the given steps (ms, on the same zero):
-        the part that left a gap on a timeline rather than lengthening a step."""
-        import numpy as np
-
-        starts, ends = np.asarray(step_start, float), np.asarray(step_end, float)
-        total = 0.0
-        for p in self.pauses:
-            inside = np.clip(np.minimum(ends, p.end_ms) - np.maximum(starts, p.start_ms), 0, None)
-            total += max(p.ms - float(inside.sum()), 0.0)
-        return total
-
     def spans(self) -> list[Span]:
         """Every pause as a ``Span`` on one lane, coloured as the loop blocked."""
         return [Span(LANE, p.start_ms, p.end_ms, "blocked") for p in self.pauses]
