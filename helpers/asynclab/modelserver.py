@@ -24,6 +24,7 @@ from typing import Any, NamedTuple
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
@@ -142,6 +143,7 @@ class ModelServer:
         if self._state != "new":
             raise RuntimeError("a ModelServer runs only once: call serve() again for a new one")
         self._state = "running"
+        self._limits = FixedWindows(rpm=self.rpm, tpm=self.tpm, window_s=self.window_s)
         try:
             running = self._stack.enter_context(serving.serve(
                 self._door, port=self._port, grace=STOP_GRACE, log_level="error",
@@ -149,7 +151,6 @@ class ModelServer:
         except BaseException:
             self._state = "stopped"
             raise
-        self._limits = FixedWindows(rpm=self.rpm, tpm=self.tpm, window_s=self.window_s)
         self._port, self._started = running.port, True
         return self
 
@@ -256,6 +257,9 @@ class ModelServer:
         except ApiError as error:
             self._attempt(now, error.status, user, retry, error.headers.get("retry-after-ms"))
             raise
+        except ClientDisconnect:  # gone before its request was all there
+            self._went_away()
+            return Response(status_code=499)
         self._attempt(now, failure[0] if failure else 200, user, retry, None)
         number = len(self._attempts)
         headers = {"x-request-id": f"req_{number}", **admission.headers}

@@ -89,7 +89,7 @@ async def read_json(request) -> Any:
             raise too_big
     try:
         return json.loads(body)
-    except ValueError:  # UnicodeDecodeError is one
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         raise ApiError(400, "We could not parse the JSON body of your request. The body "
                             "must be one JSON object.", code="invalid_json") from None
 
