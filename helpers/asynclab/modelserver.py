@@ -125,9 +125,13 @@ class ModelServer:
 
     @property
     def port(self) -> int:
+        """The port it listens on, once entered."""
+        self._need_started()
+        return self._port
+
+    def _need_started(self) -> None:
         if not self._started:
             raise RuntimeError("the model server has no address yet: use it in a with-block")
-        return self._port
 
     @property
     def url(self) -> str:
@@ -175,8 +179,8 @@ class ModelServer:
     def until_next_window(self) -> float:
         """Real seconds until the next rate-limit window starts: sleep this long to start
         an experiment at a window's start, so its figures do not depend on when it began."""
+        self._need_started()
         now = time.perf_counter()
-        self.port  # noqa: B018 (only once started)
         return self._limits.reset_at(self._limits.window_at(now)) - now
 
     def __repr__(self) -> str:
@@ -260,8 +264,7 @@ class ModelServer:
         except ClientDisconnect:  # gone before its request was all there
             self._went_away()
             return Response(status_code=499)
-        self._attempt(now, failure[0] if failure else 200, user, retry, None)
-        number = len(self._attempts)
+        number = self._attempt(now, failure[0] if failure else 200, user, retry, None)
         headers = {"x-request-id": f"req_{number}", **admission.headers}
         if failure is not None:
             self._count(errors=1)
@@ -273,12 +276,14 @@ class ModelServer:
             return _ClosingStream(self._events(*reply), headers=headers, media_type=media)
         return await self._whole(request, *reply, headers=headers)
 
-    def _attempt(self, now, status, user, retry, retry_after_ms) -> None:
+    def _attempt(self, now, status, user, retry, retry_after_ms) -> int:
+        """Record an attempt; return how many there have been."""
         after = int(retry_after_ms) / 1000 if retry_after_ms else 0.0
         attempt = Attempt(now - self._limits.t0, status, self._limits.window_at(now), retry,
                           after, user)
         with self._lock:
             self._attempts.append(attempt)
+            return len(self._attempts)
 
     async def _tokens(self, chat: Chat):
         async with contextlib.aclosing(self._llm.stream(chat.key, max_tokens=chat.reply_tokens)) as tokens:
