@@ -55,6 +55,12 @@ def temp_databases() -> set[str]:
     return set(glob.glob(os.path.join(tempfile.gettempdir(), "asynclab-mcp-*")))
 
 
+@pytest.fixture(autouse=True)
+def own_temp_dir(tmp_path, monkeypatch):
+    """Each test's databases in its own directory, so other runs' files never count."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+
+
 def assert_refuses(port: int) -> None:
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
@@ -135,20 +141,27 @@ def test_calls_over_one_session_overlap():
         async with session(desk.url) as s:
             await s.call_tool("search", {"query": "warm up"})
             desk.reset_stats()
-            one, _ = await timed(s.call_tool("search", {"query": "one"}))
-            wall, results = await timed(asyncio.gather(
-                *(s.call_tool("search", {"query": f"q{i}"}) for i in range(n))))
-            return one, wall, results
+            ones, walls, peaks = [], [], []
+            for _ in range(3):  # best of 3: a busy machine can only add time
+                ones.append((await timed(s.call_tool("search", {"query": "one"})))[0])
+                desk.reset_stats()
+                wall, results = await timed(asyncio.gather(
+                    *(s.call_tool("search", {"query": f"q{i}"}) for i in range(n))))
+                walls.append(wall)
+                peaks.append(desk.stats()["peak_in_flight"])
+            return min(ones), min(walls), peaks, results
 
     with mcp_tools.serve(latency=latency) as desk:
-        one, wall, results = run(main(desk))
+        one, wall, peaks, results = run(main(desk))
         stats = desk.stats()
     assert not any(r.is_error for r in results)
     assert [r.structured_content["query"] for r in results] == [f"q{i}" for i in range(n)]
-    # 1x, not Nx: closer to one call's latency than to n of them in sequence.
-    assert one >= latency and wall < 1.5 * latency, (one, wall)
-    assert stats["peak_in_flight"] == n, stats  # all n were running on the server at once
-    assert stats["calls"]["search"] == n + 1 and stats["in_flight"] == 0
+    # 1x, not Nx: the waits overlap; only each call's own cost (one call's time beyond its
+    # latency, measured here: client and server share this process's CPU) adds up.
+    cost = one - latency
+    assert one >= latency and wall < 1.5 * latency + n * cost, (one, wall)
+    assert max(peaks) == n, peaks  # all n were running on the server at once
+    assert stats["calls"]["search"] == n and stats["in_flight"] == 0
 
 
 @pytest.mark.parametrize("offload", [True, False])
@@ -318,6 +331,7 @@ def test_nothing_is_left_behind_also_when_the_block_raises(error, monkeypatch):
     handlers, level = root.handlers[:], root.level
     with pytest.raises(error):
         with mcp_tools.serve() as desk:
+            assert os.path.dirname(desk.database) == tempfile.gettempdir()
             assert os.path.exists(desk.database)
             assert listening_ports() - ports == {desk.port}
             port, database = desk.port, desk.database
