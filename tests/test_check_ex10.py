@@ -18,14 +18,22 @@ from test_check_core import (
 
 def test_ex10_min_task():
     pytest.importorskip("distributed")
-    cost = {"tiny": {"cluster": 2.5}}
-    passes(check.ex10_min_task(10 * 2.5, cost))
-    unanswered(check.ex10_min_task(None, cost))
-    hints(check.ex10_min_task(2.5, cost), "the hop itself")
-    hints(check.ex10_min_task(100, cost), "10 times the hop")
-    hints(check.ex10_min_task(25, {}), "nothing measured")
+    hop, cost = 12.5, {"tiny": {"cluster": 0.8}}
+    passes(check.ex10_min_task(9 * hop, hop, cost))
+    passes(check.ex10_min_task(hop / 0.1 - hop, hop, cost))      # written from the definition
+    passes(check.ex10_min_task(hop * 0.9 / 0.1, hop, cost))      # float rounding does not decide
+    passes(check.ex10_min_task(round(9 * hop), hop, cost))       # rounded to whole ms
+    unanswered(check.ex10_min_task(None, hop, cost))
+    hints(check.ex10_min_task(hop, hop, cost), "the hop itself")
+    hints(check.ex10_min_task(10 * hop, hop, cost), "not the least", "hop + work")
+    hints(check.ex10_min_task(hop / 0.1 * 0.1, hop, cost), "the hop itself")
+    hints(check.ex10_min_task(0.1 * hop, hop, cost), "more than 10%")
+    hints(check.ex10_min_task(1000, hop, cost), "under 10%", "more work than needed")
+    hints(check.ex10_min_task(9 * 0.8, hop, cost), "200 tasks in flight", "CALL_MS")
+    hints(check.ex10_min_task(10 * 0.8, hop, cost), "200 tasks in flight")
+    hints(check.ex10_min_task(25, None, {}), "nothing measured")
     for odd in ("many", -5, [1], {"a": 1}, float("nan"), True):
-        hints(check.ex10_min_task(odd, cost), "positive number")
+        hints(check.ex10_min_task(odd, hop, cost), "positive number")
 
 
 def test_ex10_without_dask(monkeypatch):
@@ -34,7 +42,7 @@ def test_ex10_without_dask(monkeypatch):
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec",
                         lambda name, *a: None if name == "distributed" else real(name, *a))
-    for verdict in (check.ex10_min_task(25, {"tiny": {"cluster": 2.5}}),
+    for verdict in (check.ex10_min_task(25, 2.5, {"tiny": {"cluster": 2.5}}),
                     check.ex10_call_tool(not_implemented)):
         assert not verdict.passed and "Dask is not installed" in verdict.message, verdict
 

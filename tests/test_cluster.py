@@ -68,3 +68,66 @@ def test_a_local_cluster_task_stream_becomes_spans():
     spans = stream_spans(ts.data, wall0=wall0)
     assert len(spans) == 1 and isinstance(spans[0], Span)
     assert 0 <= spans[0].start_ms < spans[0].end_ms < 10_000
+
+
+def test_per_task_ms_takes_the_fastest_round_and_validates():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from asynclab.cluster import per_task_ms
+
+    with ThreadPoolExecutor(2) as pool:
+        ms = per_task_ms(pool, timed_job, [2] * 4, rounds=2)
+        assert 2 * 2 / 2 * 0.8 <= ms * 4 / 2 < 1000  # 4 jobs of >= 2 ms on 2 threads
+        with pytest.raises(ValueError, match="at least one task"):
+            per_task_ms(pool, timed_job, [])
+        with pytest.raises(ValueError, match="rounds"):
+            per_task_ms(pool, timed_job, [1], rounds=0)
+
+
+def test_best_cpu_rounds_reports_ms_cores_used_and_others():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from asynclab.cluster import CpuRound, best_cpu_rounds, warm_up
+
+    with ThreadPoolExecutor(2) as a, ThreadPoolExecutor(2) as b:
+        pools = {"threads": a, "more threads": b}
+        warm_up(pools, 2)
+        best = best_cpu_rounds(pools, [5] * 4, parallel=2, rounds=2)
+        assert set(best) == set(pools) and all(isinstance(r, CpuRound) for r in best.values())
+        assert all(r.ms_per_task >= 5 * 0.8 and 0 < r.used and r.others >= 0
+                   for r in best.values())
+        with pytest.raises(ValueError, match="threads"):
+            best_cpu_rounds({"b": b}, [1], parallel=2)
+
+
+def test_marked_burn_writes_what_the_worker_did(tmp_path):
+    import asyncio
+
+    from asynclab.cluster import marked_burn, wait_for_mark
+
+    path = str(tmp_path / "marks")
+    cpu_ms = marked_burn(3, path)
+    assert cpu_ms >= 3
+
+    async def read():
+        return await wait_for_mark(path, "started"), await wait_for_mark(path, "finished")
+
+    [started], [finished, cpu] = asyncio.run(read())
+    assert started <= finished and cpu == cpu_ms
+
+    async def never():
+        await wait_for_mark(str(tmp_path / "none"), "started", timeout=0.05)
+
+    with pytest.raises(TimeoutError):
+        asyncio.run(never())
+    with pytest.raises(ValueError, match="mark"):
+        asyncio.run(wait_for_mark(path, "begun"))
+
+
+def test_local_executor_starts_and_stops_a_cluster():
+    pytest.importorskip("distributed")
+    from asynclab.cluster import QUIET, dask_ready, local_executor
+
+    assert dask_ready() and QUIET["host"] == "127.0.0.1"
+    with local_executor(1) as pool:
+        assert pool.submit(timed_job, 1).result(timeout=30).cpu_ns >= 500_000

@@ -1,30 +1,64 @@
-"""Instruments for a Dask cluster: its task stream as lanes beside an asynclab Timeline.
+"""Instruments for notebook 10: executors measured side by side, and a Dask cluster's
+task stream as lanes beside an asynclab Timeline.
 
 Dask's workers stamp each task with wall-clock time (``time.time()``, seconds since
 1970); a ``Timeline`` counts milliseconds from its ``record()`` start on
 ``perf_counter``. ``stream_spans`` converts one into the other with an offset measured at
-the start: take ``wall0 = time.time()`` as the recording starts and pass it in. Works
-without Dask installed (it only reads the records), so it can be imported anywhere.
+the start: take ``wall0 = time.time()`` as the recording starts and pass it in.
+
+The measuring machinery the notebook's cells would otherwise carry lives here too:
+``per_task_ms`` (one executor, one workload), ``best_cpu_rounds`` (CPU jobs on each
+executor, best of a few rounds, with the cores they used and the cores other programs
+used meanwhile), ``warm_up`` and ``local_executor`` (a LocalCluster's executor, started
+and stopped in one ``with``), and ``marked_burn`` / ``wait_for_mark`` (a job that writes
+down, on the worker, when it started and finished). Everything works without Dask
+installed except ``local_executor``, so the module can be imported anywhere.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import os
 import threading
 import time
-from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import Executor, ProcessPoolExecutor
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .palette import SERIES
 from .plotting import add_lanes, add_legend, hbars, new_figure, styled
 from .records import Span
-from .validate import check_number
-from .workloads import JobTiming, burn
+from .validate import check_int, check_number
+from .workloads import JobTiming, burn, start_workers
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["stream_spans", "add_stream_lanes", "plot_costs", "timed_job"]
+__all__ = ["QUIET", "CpuRound", "add_stream_lanes", "best_cpu_rounds", "dask_ready",
+           "local_executor", "marked_burn", "per_task_ms", "plot_costs", "stream_spans",
+           "timed_job", "wait_for_mark", "warm_up"]
+
+#: Every LocalCluster of notebook 10: on loopback, no dashboard, logs silenced, and the
+#: scheduler's HTTP endpoints (health, metrics) on a free port rather than the default
+#: 8787, which another cluster on this machine may hold (Dask would warn and move).
+QUIET = {"host": "127.0.0.1", "dashboard_address": None, "silence_logs": logging.CRITICAL,
+         "scheduler_kwargs": {"dashboard_address": "127.0.0.1:0"}, "processes": True}
+
+
+def dask_ready() -> bool:
+    """True if Dask's ``distributed`` can be imported; then also keep its logging to errors,
+    here and in the worker processes it starts: on a busy machine Dask reports slowness
+    on stderr ("event loop was unresponsive"), which would change a notebook's output."""
+    try:
+        import dask
+        import distributed  # noqa: F401
+    except ImportError:
+        return False
+    dask.config.set({"distributed.logging.distributed": "error"})
+    logging.getLogger("distributed").setLevel(logging.ERROR)
+    return True
 
 
 def stream_spans(records: Iterable[Mapping[str, Any]], *, wall0: float,
@@ -84,6 +118,144 @@ def plot_costs(costs: Mapping[str, Mapping[str, float]], *, title: str | None = 
     ax.set_xlabel("wall time per task (ms, log scale): lower is better")
     add_legend(fig, ax.get_legend_handles_labels()[0])
     return fig
+
+
+def per_task_ms(executor: Executor, fn: Any, *iterables: Iterable[Any], rounds: int = 1) -> float:
+    """Wall time per task (ms) of ``executor.map(fn, *iterables)``, all results received:
+    the fastest of ``rounds`` rounds (other programs on the machine can only slow one down)."""
+    items = [list(it) for it in iterables]
+    rounds = check_int("rounds", rounds, 1, 50)
+    if not items or not items[0]:
+        raise ValueError("per_task_ms needs at least one task")
+    best = float("inf")
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        list(executor.map(fn, *items))
+        best = min(best, (time.perf_counter() - t0) * 1e3 / len(items[0]))
+    return best
+
+
+def warm_up(pools: Mapping[str, Executor], workers: int) -> None:
+    """Make each pool ready before any timing: a process pool's processes started (they
+    start lazily), and a first round of calls on every pool (imports, connections)."""
+    workers = check_int("workers", workers, 1, 1024)
+    for pool in pools.values():
+        if isinstance(pool, ProcessPoolExecutor):
+            start_workers(pool, workers)
+        list(pool.map(timed_job, [0] * workers))
+
+
+def _our_cpu_s(me: Any) -> float:
+    """CPU seconds used so far by this process and every process it started."""
+    import psutil
+
+    total = 0.0
+    for p in [me, *me.children(recursive=True)]:
+        with contextlib.suppress(psutil.Error):
+            t = p.cpu_times()
+            total += t.user + t.system
+    return total
+
+
+def _machine_busy_s() -> float:
+    """CPU seconds the whole machine has been busy (all programs, all cores)."""
+    import psutil
+
+    t = psutil.cpu_times()
+    return sum(getattr(t, f, 0.0) for f in ("user", "system", "nice", "irq", "softirq"))
+
+
+class CpuRound(NamedTuple):
+    """One executor's round of CPU jobs: ms of wall time per task, the cores its jobs used
+    (their CPU time / wall time) and the cores other programs used meanwhile."""
+
+    ms_per_task: float
+    used: float
+    others: float
+
+
+def _cpu_round(executor: Executor, jobs_ms: list[float], me: Any) -> CpuRound:
+    busy0, ours0, t0 = _machine_busy_s(), _our_cpu_s(me), time.perf_counter()
+    timings = list(executor.map(timed_job, jobs_ms))
+    wall = time.perf_counter() - t0
+    others = (_machine_busy_s() - busy0) - (_our_cpu_s(me) - ours0)
+    return CpuRound(wall * 1e3 / len(jobs_ms), sum(t.cpu_ns for t in timings) / 1e9 / wall,
+                    max(0.0, others / wall))
+
+
+def best_cpu_rounds(pools: Mapping[str, Executor], jobs_ms: Iterable[float], *,
+                    parallel: float, threads: str = "threads", rounds: int = 5) -> dict[str, CpuRound]:
+    """Run the CPU jobs ``jobs_ms`` (``timed_job``) on each pool in turn, and keep each
+    pool's fastest round: other programs can only slow a run down. Stops early, after a
+    round in which some pool other than ``threads`` beat the threads by at least half the
+    ideal gain (``parallel`` cores: ``(1 + parallel) / 2`` times), else after ``rounds``."""
+    import psutil
+
+    jobs_ms = [check_number("jobs_ms", ms, 0, 60_000) for ms in jobs_ms]
+    rounds = check_int("rounds", rounds, 1, 50)
+    parallel = check_number("parallel", parallel, 1, 1024)
+    if threads not in pools or not jobs_ms:
+        raise ValueError(f"pools must include {threads!r} and jobs_ms at least one job")
+    me, best = psutil.Process(), {}
+    for _ in range(rounds):
+        for name, pool in pools.items():
+            result = _cpu_round(pool, jobs_ms, me)
+            if name not in best or result.ms_per_task < best[name].ms_per_task:
+                best[name] = result
+        others = [r.ms_per_task for n, r in best.items() if n != threads]
+        if others and min(others) * (1 + parallel) / 2 <= best[threads].ms_per_task:
+            break
+    return best
+
+
+@contextlib.contextmanager
+def local_executor(workers: int) -> Iterator[Executor]:
+    """A ``LocalCluster`` of ``workers`` single-threaded worker processes (``QUIET``) and
+    its ``client.get_executor(pure=False)``, connected and warmed up; the cluster, its
+    client and its processes are stopped when the ``with`` block ends."""
+    from distributed import Client, LocalCluster
+
+    workers = check_int("workers", workers, 1, 64)
+    with LocalCluster(n_workers=workers, threads_per_worker=1, **QUIET) as cluster, \
+            Client(cluster) as client:
+        pool = client.get_executor(pure=False)
+        warm_up({"cluster": pool}, workers)
+        yield pool
+
+
+def marked_burn(ms: float, path: str) -> float:
+    """``burn(ms)``, writing to the file ``path``, in the process that runs it, a line
+    ``started <time.time()>`` before and ``finished <time.time()> <CPU ms used>`` after:
+    what a worker did, recorded by the worker itself. Returns the CPU ms used."""
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(f"started {time.time()!r}\n")
+    cpu0 = time.thread_time_ns()
+    burn(ms)
+    cpu_ms = (time.thread_time_ns() - cpu0) / 1e6
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(f"finished {time.time()!r} {cpu_ms!r}\n")
+    return cpu_ms
+
+
+def _marks(path: str) -> dict[str, list[float]]:
+    try:
+        with open(path, encoding="utf-8") as f:
+            lines = f.read().splitlines()
+    except FileNotFoundError:
+        return {}
+    return {line.split()[0]: [float(x) for x in line.split()[1:]] for line in lines if line.strip()}
+
+
+async def wait_for_mark(path: str, mark: str, *, timeout: float = 30.0) -> list[float]:
+    """Wait (polling every 5 ms) until ``marked_burn`` has written ``mark`` ("started" or
+    "finished") to ``path``; return its numbers: ``[time]`` or ``[time, CPU ms]``."""
+    if mark not in ("started", "finished"):
+        raise ValueError(f"mark must be 'started' or 'finished', got {mark!r}")
+    timeout = check_number("timeout", timeout, 0, 3600, lo_open=True)
+    async with asyncio.timeout(timeout):
+        while mark not in (found := _marks(path)):
+            await asyncio.sleep(0.005)
+    return found[mark]
 
 
 def timed_job(ms: float, payload: Any = b"") -> JobTiming:
