@@ -219,10 +219,11 @@ def loops(tmp_path_factory):
     folder = tmp_path_factory.mktemp("loops")
     setup = "import asynclab\nimport asynclab.check as check"
     bridge = "print(check.ex00_bridge(lambda main: asynclab.run(main())))"
-    nbformat.write(tiny(setup, "while True:\n    pass", bridge), folder / "loop.ipynb")
+    # a child process that outlives the interrupt: it must be gone after grading
     child = ("import subprocess, sys\n"
              "child = subprocess.Popen([sys.executable, '-c', 'import signal, time; "
              "signal.signal(signal.SIGINT, signal.SIG_IGN); time.sleep(600)', 'grade-child-marker'])")
+    nbformat.write(tiny(setup, child, "while True:\n    pass", bridge), folder / "loop.ipynb")
     # ipykernel puts its own SIGINT handler back before each cell: ignore it in the same cell
     ignore = "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass"
     nbformat.write(tiny(setup, child, ignore, bridge), folder / "stuck.ipynb")
@@ -233,7 +234,8 @@ def test_a_loop_is_interrupted_and_the_notebook_goes_on(loops):
     folder, _ = loops
     row = read_csv(folder / "grades.csv")["loop.ipynb"]
     assert (row["ex00_bridge"], row["ex00_concurrent"]) == ("pass", "missing")
-    assert row["problem"] == "cell 2 ran over 5 s and was interrupted"
+    assert row["problem"] == "cell 3 ran over 5 s and was interrupted"
+    assert not grading_processes()  # the kernel shut down politely; its child was killed
 
 
 def test_a_loop_that_ignores_the_interrupt_is_killed_with_its_children(loops):

@@ -37,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
         grades = grade_folder(args.folder, limits, args.lesson, progress=print)
     except ValueError as exc:
         p.error(str(exc))  # exits with status 2
+    except KeyboardInterrupt:  # every kernel is already shut down by its with block
+        print("\ninterrupted: no grades written", file=sys.stderr)
+        return 130
     print(f"\n{'exercise':<22}{'passed':>10}  most common hint")
     for s in grades.summaries:
         hint = f"{s.top_hint} ({s.top_hint_count})" if s.top_hint else ""
