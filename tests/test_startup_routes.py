@@ -41,15 +41,16 @@ def _binder_requirements() -> dict[str, SpecifierSet]:
 
 def test_binder_installs_what_pyproject_declares():
     """binder/requirements.txt = the dependencies plus the `dask` extra, same versions."""
-    expected = _requirements(PYPROJECT["dependencies"]
-                             + PYPROJECT["optional-dependencies"]["dask"])
+    lines = PYPROJECT["dependencies"] + PYPROJECT["optional-dependencies"]["dask"]
+    expected = _requirements(lines)
     found = _binder_requirements()
     missing = sorted(set(expected) - set(found))
     extra = sorted(set(found) - set(expected))
     differ = sorted(n for n in set(found) & set(expected) if found[n] != expected[n])
     assert not (missing or extra or differ), (
         f"binder/requirements.txt disagrees with pyproject.toml: missing {missing}, "
-        f"not in pyproject {extra}, other versions {[(n, str(found[n])) for n in differ]}")
+        f"not in pyproject {extra}, other versions {[(n, str(found[n])) for n in differ]}; "
+        "its package lines should read:\n" + "\n".join(lines))
 
 
 def test_binder_python_satisfies_requires_python():
