@@ -184,6 +184,26 @@ def test_the_legacy_tool_blocks_a_worker_thread_not_the_servers_loop(offload):
         assert fast > legacy / 2, fast
 
 
+def test_a_client_deadline_cancels_the_calls_on_the_server_and_the_session_stays_usable():
+    async def main(desk):
+        async with session(desk.url) as s:
+            with pytest.raises(TimeoutError):
+                async with asyncio.timeout(0.3):
+                    await asyncio.gather(
+                        *(s.call_tool("legacy_report", {"topic": f"t{i}"}) for i in range(3)))
+            cut = await asyncio.to_thread(wait_for, lambda: desk.stats()["in_flight"] == 0)
+            return cut, await s.call_tool("fetch_page", {"url": "1"})
+
+    with mcp_tools.serve(latency=0.0, legacy_latency=10) as desk:
+        took, (cut, after) = run(timed(main(desk)))
+        stats = desk.stats()
+    assert cut, stats  # the client's cancellation reached the server within 5 s
+    assert took < 5, took
+    assert stats["calls"] == {"search": 0, "fetch_page": 1, "query_db": 0, "legacy_report": 3}
+    assert stats["errors"] == dict.fromkeys(mcp_tools.TOOLS, 0)  # cancelled, not failed
+    assert not after.is_error
+
+
 # --- errors: a tool error, bad arguments, refused SQL; the session stays usable ----------
 
 
