@@ -32,6 +32,7 @@ from typing import Any
 import nbformat
 import zmq.utils.garbage
 from jupyter_client import KernelManager
+from kernel_waits import slice_client_waits
 from nbclient import NotebookClient
 
 # pyzmq starts its garbage-collector thread in this process on the first large message it
@@ -115,10 +116,14 @@ class FirstRun:
 
 
 def _client(nb: Any, path: Path) -> NotebookClient:
-    return NotebookClient(
+    client = NotebookClient(
         nb, timeout=CELL_TIMEOUT, kernel_name=KERNEL_NAME,
         resources={"metadata": {"path": str(path.parent)}}, record_timing=False,
     )
+    # Without it, a reply the client failed to notice waits for the cell timeout (120 s):
+    # the multi-minute stalls seen when several suites ran kernels at once.
+    client.on_notebook_start = lambda **_: slice_client_waits(client)
+    return client
 
 
 def _error_of(exc: BaseException, index: int) -> str:

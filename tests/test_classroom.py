@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import classroom
+import kernel_waits
 import nbformat
 import pytest
 from jupyter_client.channels import Empty
@@ -116,14 +117,14 @@ def test_sliced_waits_find_a_missed_reply_within_a_slice():
     msg, took = asyncio.run(main(plain))
     assert msg == {"msg": "reply"} and took >= 2.9, "without slices: found at the timeout"
     sliced = MissedWakeUp(arrives=0.1)
-    classroom.sliced_waits(sliced, every=0.2)
+    kernel_waits.sliced_waits(sliced, every=0.2)
     msg, took = asyncio.run(main(sliced))
     assert msg == {"msg": "reply"} and took < 1.0, f"found after {took:.2f} s"
 
 
 def test_sliced_waits_keep_the_timeout():
     never = MissedWakeUp(arrives=1e9)
-    classroom.sliced_waits(never, every=0.1)
+    kernel_waits.sliced_waits(never, every=0.1)
     t0 = time.monotonic()
     with pytest.raises(Empty):
         asyncio.run(never.get_msg(timeout=0.5))

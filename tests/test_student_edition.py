@@ -89,6 +89,7 @@ def test_no_outputs_and_valid_nbformat(student):
 def test_a_student_notebook_runs_top_to_bottom(student):
     """A learner who opens the student edition and runs all sees "not answered yet" for
     each exercise, never a traceback."""
+    from kernel_waits import slice_client_waits
     from nbclient import NotebookClient
 
     path = student / RUN_ME
@@ -96,8 +97,10 @@ def test_a_student_notebook_runs_top_to_bottom(student):
     original = nbformat.read(ROOT / "notebooks" / RUN_ME, as_version=4)
     exercises = sum(is_solution(c) for c in original.cells)
     assert exercises >= 1
-    NotebookClient(nb, timeout=60, kernel_name="python3",
-                   resources={"metadata": {"path": str(student)}}).execute()
+    client = NotebookClient(nb, timeout=60, kernel_name="python3",
+                            resources={"metadata": {"path": str(student)}})
+    client.on_notebook_start = lambda **_: slice_client_waits(client)  # see kernel_waits
+    client.execute()
     texts = []
     for cell in nb.cells:
         for out in cell.get("outputs", []):

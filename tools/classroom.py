@@ -36,7 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import nbformat
-from jupyter_client.channels import Empty
+from kernel_waits import POLL_SLICE, sliced_waits
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
@@ -50,7 +50,6 @@ CELL_TIMEOUT = 60.0  # seconds: a cell slower than this fails its copy
 START_TIMEOUT = 120.0  # seconds for a kernel to start and answer, K of them starting at once
 HISTORY_MODES = ("memory", "shared", "off")
 STALL_SECONDS = 5.0  # a request unread, or a reply unseen, this long is a stall
-POLL_SLICE = 1.0  # seconds: the longest single wait on a kernel channel (see sliced_waits)
 
 
 @dataclass
@@ -100,30 +99,6 @@ def _message(exc: BaseException) -> str:
         return f"{exc.ename}: {exc.evalue}".strip()[:500]
     lines = [line for line in str(exc).strip().splitlines() if line.strip()]
     return f"{type(exc).__name__}: " + (lines[-1] if lines else "")[:500]
-
-
-def sliced_waits(channel, every: float = POLL_SLICE) -> None:
-    """Make ``channel.get_msg(timeout)`` wait in slices of ``every`` seconds.
-
-    Under load, zmq.asyncio (pyzmq 27) can miss the wake-up for a message that is already
-    in the socket: a cell's reply then sits unseen until the wait's timeout, when the final
-    poll finds it, so a cell that ran in 0.2 s "takes" the whole cell timeout (measured:
-    tools/classroom.py, notebooks with widget panels, 5 kernels at once). Each slice ends
-    with that final poll, so a missed wake-up costs at most ``every`` seconds; the overall
-    timeout is unchanged (None still waits for ever)."""
-    wait = channel.get_msg
-
-    async def get_msg(timeout: float | None = None):
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while True:
-            left = every if deadline is None else max(0.0, min(every, deadline - time.monotonic()))
-            try:
-                return await wait(timeout=left)
-            except Empty:
-                if deadline is not None and time.monotonic() >= deadline:
-                    raise
-
-    channel.get_msg = get_msg
 
 
 def _kernel_time(cell, key: str) -> datetime | None:

@@ -26,6 +26,7 @@ from pathlib import Path
 import nbformat
 from hygiene import machine_paths
 from jupytext.cli import jupytext as jupytext_cli
+from kernel_waits import slice_client_waits
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -109,6 +110,7 @@ def execute(path: Path) -> float:
         nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}},
         record_timing=False, store_widget_state=True,
     )
+    client.on_notebook_start = lambda **_: slice_client_waits(client)  # see kernel_waits
     client.execute()
     took = time.perf_counter() - start
     paths = machine_paths()
