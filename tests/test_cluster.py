@@ -131,3 +131,15 @@ def test_local_executor_starts_and_stops_a_cluster():
     assert dask_ready() and QUIET["host"] == "127.0.0.1"
     with local_executor(1) as pool:
         assert pool.submit(timed_job, 1).result(timeout=30).cpu_ns >= 500_000
+
+
+def test_other_programs_measures_the_rest_of_the_machine():
+    import time as _time
+
+    from asynclab.cluster import other_programs
+    from asynclab.workloads import usable_cores
+
+    with other_programs() as load:
+        _time.sleep(0.05)
+    assert 0 <= load.cores <= 1024 and load.free == pytest.approx(usable_cores() - load.cores)
+    assert "cores=" in repr(load)

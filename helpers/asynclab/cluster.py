@@ -36,7 +36,7 @@ from .workloads import JobTiming, burn, start_workers
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["QUIET", "CpuRound", "add_stream_lanes", "best_cpu_rounds", "dask_ready",
+__all__ = ["QUIET", "CpuRound", "OtherPrograms", "other_programs", "add_stream_lanes", "best_cpu_rounds", "dask_ready",
            "local_executor", "marked_burn", "per_task_ms", "plot_costs", "stream_spans",
            "timed_job", "wait_for_mark", "warm_up"]
 
@@ -163,6 +163,38 @@ def _machine_busy_s() -> float:
 
     t = psutil.cpu_times()
     return sum(getattr(t, f, 0.0) for f in ("user", "system", "nice", "irq", "softirq"))
+
+
+class OtherPrograms:
+    """What ``other_programs()`` measured: ``cores``, the CPU other programs on the machine
+    used during the block (their CPU seconds / wall seconds), and ``free``, the usable
+    cores (``workloads.usable_cores()``) minus that."""
+
+    cores: float = 0.0
+    free: float = 0.0
+
+    def __repr__(self) -> str:
+        return f"OtherPrograms(cores={self.cores:.2f}, free={self.free:.2f})"
+
+
+@contextlib.contextmanager
+def other_programs() -> Iterator[OtherPrograms]:
+    """Measure how many cores the machine's other programs (not this process, not the
+    processes it started) used while the ``with`` block ran: a busy shared machine can
+    take away the cores an experiment needs, and a check can then say so."""
+    import psutil
+
+    from .workloads import usable_cores
+
+    me, seen = psutil.Process(), OtherPrograms()
+    busy0, ours0, t0 = _machine_busy_s(), _our_cpu_s(me), time.perf_counter()
+    try:
+        yield seen
+    finally:
+        wall = max(time.perf_counter() - t0, 1e-9)
+        others = (_machine_busy_s() - busy0) - (_our_cpu_s(me) - ours0)
+        seen.cores = max(0.0, others / wall)
+        seen.free = usable_cores() - seen.cores
 
 
 class CpuRound(NamedTuple):
