@@ -70,15 +70,19 @@ def _pretend_cores(cpus: int, usable: int) -> Iterator[None]:
         yield
 
 
-def _busy_ident(_: int) -> int:
-    time.sleep(0.02)  # busy, so every call finds the threads made so far busy
+def _ident_when(go: threading.Event) -> int:
+    go.wait(5)  # hold the thread until every call is submitted
     return threading.get_ident()
 
 
 async def _threads_used(calls: int = 40) -> int:
-    """How many threads a fresh loop's default executor uses for a burst of to_thread calls."""
-    idents = await asyncio.gather(*(asyncio.to_thread(_busy_ident, i) for i in range(calls)))
-    return len(set(idents))
+    """How many threads a fresh loop's default executor uses for a burst of calls (what
+    to_thread does: run_in_executor(None, ...)). Each call holds its thread until all are
+    submitted, so a call never finds an idle thread and the pool grows to its size."""
+    loop, go = asyncio.get_running_loop(), threading.Event()
+    futures = [loop.run_in_executor(None, _ident_when, go) for _ in range(calls)]
+    go.set()
+    return len(set(await asyncio.gather(*futures)))
 
 
 def _default_pool_size() -> int:
