@@ -162,3 +162,46 @@ def test_jobs_run_in_spawned_process_workers():
     with ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn")) as pool:
         assert pool.submit(payload_job, b"abc").result() == 3
         assert pool.submit(sleep_job, 0).result() >= 0
+
+
+# -- cpu_rounds and pickling_cost ---------------------------------------------------------
+
+def test_cpu_rounds_keeps_each_pools_best_round_and_counts_other_programs():
+    from asynclab.sweep import CpuRound, cpu_rounds
+
+    with ThreadPoolExecutor(max_workers=2) as threads:
+        best = cpu_rounds({"threads": threads}, [5, 5], goal=1024, rounds=2)
+    r = best["threads"]
+    assert isinstance(r, CpuRound) and set(best) == {"threads"}
+    assert 0 < r.cores_used <= 2.2 and r.wall_ms >= 9 and r.others >= 0  # two 5 ms jobs
+
+
+def test_cpu_rounds_stops_when_the_goal_is_reached_and_validates():
+    from asynclab.sweep import cpu_rounds
+
+    calls = []
+
+    class Counting(ThreadPoolExecutor):
+        def map(self, *a, **k):
+            calls.append(1)
+            return super().map(*a, **k)
+
+    with Counting(max_workers=1) as pool:
+        cpu_rounds({"one": pool}, [1], goal=0.0, rounds=10)
+        assert len(calls) == 2  # at least two rounds, then the goal (0 cores) is met
+        with pytest.raises(TypeError):
+            cpu_rounds({}, [1], goal=1)
+        with pytest.raises(ValueError):
+            cpu_rounds({"one": pool}, [], goal=1)
+        with pytest.raises(ValueError):
+            cpu_rounds({"one": pool}, [1], goal=1, rounds=1)
+
+
+def test_pickling_cost_grows_with_the_argument_in_a_process_pool():
+    from asynclab.sweep import pickling_cost
+
+    with ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn")) as procs:
+        pickling_cost(procs, b"x", calls=1)  # start the worker
+        small = min(pickling_cost(procs, b"x") for _ in range(3))
+        big = min(pickling_cost(procs, bytes(8_000_000)) for _ in range(3))
+    assert big > small

@@ -13,7 +13,8 @@ import contextlib
 import functools
 import math
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .palette import COLORS, SERIES
@@ -33,6 +34,9 @@ __all__ = [
     "plot_sweep",
     "sleep_job",
     "payload_job",
+    "CpuRound",
+    "cpu_rounds",
+    "pickling_cost",
 ]
 
 MAX_WORKERS = 1024
@@ -200,3 +204,81 @@ def payload_job(payload: Any) -> int:
     """A job that only receives its argument: in a process pool, its cost is the pickling.
     Returns ``len(payload)`` (a small result, so only the argument is costly)."""
     return len(payload)
+
+
+# -- CPU work on several pools, measured against the machine's load ------------------------
+
+class CpuRound(NamedTuple):
+    """One pool's round of CPU jobs: the cores its jobs used (their CPU time / wall time),
+    the wall time in ms, and the cores other programs used meanwhile (the machine's busy
+    time minus this process's and its children's, over the wall time)."""
+
+    cores_used: float
+    wall_ms: float
+    others: float
+
+
+def _our_cpu_s(me: Any) -> float:
+    """CPU seconds used so far by this process and every process it started."""
+    import psutil
+
+    total = 0.0
+    for p in [me, *me.children(recursive=True)]:
+        with contextlib.suppress(psutil.Error):
+            t = p.cpu_times()
+            total += t.user + t.system
+    return total
+
+
+def _machine_busy_s() -> float:
+    """CPU seconds the whole machine has been busy (all programs, all cores)."""
+    import psutil
+
+    t = psutil.cpu_times()
+    return sum(getattr(t, f, 0.0) for f in ("user", "system", "nice", "irq", "softirq"))
+
+
+def _cpu_round(pool: Executor, jobs_ms: list[float], me: Any) -> CpuRound:
+    from .workloads import timed_burn
+
+    busy0, ours0, t0 = _machine_busy_s(), _our_cpu_s(me), time.perf_counter()
+    spans = list(pool.map(timed_burn, jobs_ms))
+    wall = time.perf_counter() - t0
+    others = (_machine_busy_s() - busy0) - (_our_cpu_s(me) - ours0)
+    return CpuRound(sum(s.cpu_ns for s in spans) / 1e9 / wall, wall * 1e3, max(0.0, others / wall))
+
+
+def cpu_rounds(pools: Mapping[str, Executor], jobs_ms: Iterable[float], *, goal: float,
+               rounds: int = 6) -> dict[str, CpuRound]:
+    """Run the CPU jobs ``jobs_ms`` (``workloads.timed_burn``, ``pool.map``) on each pool in
+    turn, so all see the same machine load, and keep each pool's round that used the most
+    cores: other programs can only slow a run down. At least two rounds; stops as soon as
+    some pool reached ``goal`` cores, else after ``rounds``."""
+    import psutil
+
+    if not isinstance(pools, Mapping) or not pools:
+        raise TypeError("pools must be a non-empty dict of name -> executor")
+    jobs_ms = [check_number("jobs_ms[]", ms, 0, 60_000) for ms in jobs_ms]
+    if not jobs_ms:
+        raise ValueError("jobs_ms must hold at least one job")
+    goal = check_number("goal", goal, 0, 1024)
+    rounds = check_int("rounds", rounds, 2, 50)
+    me, best = psutil.Process(), {}
+    for i in range(rounds):
+        for name, pool in pools.items():
+            result = _cpu_round(pool, jobs_ms, me)
+            if name not in best or result.cores_used > best[name].cores_used:
+                best[name] = result
+        if i >= 1 and max(r.cores_used for r in best.values()) >= goal:
+            break
+    return best
+
+
+def pickling_cost(pool: Executor, payload: Any, *, calls: int = 5) -> float:
+    """Seconds per call of ``payload_job(payload)`` on ``pool``, one call at a time (mean of
+    ``calls``): in a process pool, what sending that argument to a worker costs."""
+    calls = check_int("calls", calls, 1, 1000)
+    t0 = time.perf_counter()
+    for _ in range(calls):
+        pool.submit(payload_job, payload).result()
+    return (time.perf_counter() - t0) / calls
