@@ -91,3 +91,49 @@ def test_plot_arguments_are_checked():
         plot_throughput([], {"a": []}, xlabel="x")
     with pytest.raises(TypeError, match="curves"):
         plot_throughput([1], {}, xlabel="x")
+
+
+def test_first_full_and_stalls_drawn_on_a_row_of_their_own():
+    import time
+
+    async def main():
+        q = asyncio.Queue(maxsize=2)
+        stalls = []
+        async with sample_queues({"inbox": q, "never": asyncio.Queue(5)}, interval=0.001) as depths:
+            await asyncio.sleep(0.01)
+            for i in range(3):  # the third put waits until the consumer below takes one
+                if i == 2:
+                    asyncio.get_running_loop().call_later(0.02, q.get_nowait)
+                t0 = time.perf_counter()
+                await q.put(i)
+                stalls.append((t0, time.perf_counter()))
+        return depths, stalls
+
+    depths, stalls = asynclab.run(main())
+    first = depths.first_full_ms("inbox")
+    assert first is not None and 5 <= first <= 30
+    assert depths.first_full_ms("never") is None
+    a, b = depths.to_ms(stalls[-1][0]), depths.to_ms(stalls[-1][1])
+    assert b - a >= 15 and a >= first - 2  # the blocked put, on the block's clock
+    fig = depths.plot(title="t", stalls={"producer": stalls})
+    assert len(fig.axes) == 3 and fig.axes[0].get_ylabel() == "producer"
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert any("put() on a full queue" in t for t in labels) and "maxsize" in labels
+    with pytest.raises(TypeError):
+        depths.plot(stalls=[(0, 1)])
+    with pytest.raises(TypeError):
+        depths.plot(stalls={"producer": [1, 2]})
+
+
+def test_plot_runs_draws_the_best_as_a_bar_and_every_run_as_a_dot():
+    from asynclab.pipeline import plot_runs
+
+    fig = plot_runs({"as is": [40, 45, 44], "+1 summarise": [80, 85]}, title="t")
+    ax = fig.axes[0]
+    assert [round(p.get_height()) for p in ax.patches] == [45, 85]
+    assert sum(len(line.get_xdata()) for line in ax.lines) == 5
+    for bad in ({}, [1, 2]):
+        with pytest.raises(TypeError):
+            plot_runs(bad)
+    with pytest.raises(ValueError):
+        plot_runs({"x": []})

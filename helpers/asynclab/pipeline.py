@@ -3,6 +3,8 @@
 ``sample_queues({"parse": q1, "summarise": q2})`` records each ``asyncio.Queue``'s
 ``qsize()`` over time while a block runs, so backpressure shows as a queue pinned at its
 ``maxsize``. The stages, queues and workers being taught stay in the notebook.
+``QueueDepths.plot(stalls={"producer": spans})`` adds a row for the moments a task waited
+on ``put`` (a full queue), and ``plot_runs`` compares repeated throughput measurements.
 """
 
 from __future__ import annotations
@@ -22,7 +24,10 @@ from .validate import check_number
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["QueueDepths", "plot_queue_depths", "plot_throughput", "sample_queues"]
+__all__ = ["QueueDepths", "plot_queue_depths", "plot_runs", "plot_throughput", "sample_queues"]
+
+#: A put shorter than this (ms) did not wait: it is left out of a stalls row.
+MIN_STALL_MS = 0.1
 
 #: Colours for several curves on one plot (``palette.SERIES``: none means a kind of time).
 CURVE_COLORS = SERIES
@@ -61,6 +66,18 @@ class QueueDepths:
         d = self.depths(name)
         return int(d.max()) if d.size else 0
 
+    def first_full_ms(self, name: str) -> float | None:
+        """When queue ``name`` was first seen at its ``maxsize`` (ms from the start of the
+        block), or ``None`` if it never was (or is unbounded)."""
+        d = self.depths(name)
+        if self.maxsize[name] <= 0 or not (d >= self.maxsize[name]).any():
+            return None
+        return float(self.times_ms[int(np.argmax(d >= self.maxsize[name]))])
+
+    def to_ms(self, t_s: float) -> float:
+        """A ``time.perf_counter()`` reading, as ms from the start of the block."""
+        return (t_s * 1e9 - self._t0) / 1e6
+
     def full_fraction(self, name: str) -> float:
         """The fraction of samples in which queue ``name`` was at its ``maxsize``."""
         d = self.depths(name)
@@ -72,8 +89,9 @@ class QueueDepths:
         peaks = ", ".join(f"{n} {self.peak(n)}/{self.maxsize[n]}" for n in self.names)
         return f"<QueueDepths {len(self._times_ns)} samples; peak/maxsize: {peaks}>"
 
-    def plot(self, *, title: str | None = None) -> Figure:
-        return plot_queue_depths(self, title=title)
+    def plot(self, *, title: str | None = None,
+             stalls: Mapping[str, Sequence[tuple[float, float]]] | None = None) -> Figure:
+        return plot_queue_depths(self, title=title, stalls=stalls)
 
     async def _run(self) -> None:
         while True:
@@ -111,16 +129,47 @@ async def sample_queues(
         depths._sample()  # the depth at the end of the block
 
 
+def _stall_spans(depths: QueueDepths, stalls: Mapping | None) -> dict[str, list[tuple[float, float]]]:
+    if stalls is None:
+        return {}
+    if not isinstance(stalls, Mapping):
+        raise TypeError("stalls must be a dict of name -> list of (start, end) perf_counter() seconds")
+    out = {}
+    for name, spans in stalls.items():
+        try:
+            pairs = [(float(a), float(b)) for a, b in spans]
+        except (TypeError, ValueError):
+            raise TypeError(f"stalls[{name!r}] must be a list of (start, end) pairs") from None
+        spans_ms = [(depths.to_ms(a), depths.to_ms(b)) for a, b in pairs]
+        out[str(name)] = [(a, b) for a, b in spans_ms if b - a >= MIN_STALL_MS]
+    return out
+
+
 @styled
-def plot_queue_depths(depths: QueueDepths, *, title: str | None = None) -> Figure:
-    """One row per queue: its depth over time (items queued), with its ``maxsize`` dashed."""
+def plot_queue_depths(depths: QueueDepths, *, title: str | None = None,
+                      stalls: Mapping[str, Sequence[tuple[float, float]]] | None = None) -> Figure:
+    """One row per queue: its depth over time (items queued), with its ``maxsize`` dashed.
+
+    ``stalls`` (name -> ``(start, end)`` pairs of ``time.perf_counter()`` seconds) adds a
+    row per name on top, drawn where that task waited on ``put`` because a queue was full
+    (puts shorter than ``MIN_STALL_MS`` did not wait and are left out)."""
     if not isinstance(depths, QueueDepths):
         raise TypeError(f"depths must be a QueueDepths, got {type(depths).__name__}")
-    n = len(depths.names)
+    stall_rows = _stall_spans(depths, stalls)
+    n = len(depths.names) + len(stall_rows)
     fig, axes = new_figure(9.0, 0.6 + 1.3 * n, nrows=n, sharex=True, squeeze=False,
                            title=title or "Queue depth over time")
     t = depths.times_ms
-    for ax, name in zip(axes[:, 0], depths.names, strict=True):
+    handles = []
+    for ax, (name, spans) in zip(axes[: len(stall_rows), 0], stall_rows.items(), strict=True):
+        ax.broken_barh([(a, max(b - a, 0.0)) for a, b in spans], (0.2, 0.6),
+                       color=COLORS["waiting"], linewidth=0,
+                       label=f"{name} waiting: put() on a full queue")
+        ax.set_ylim(0, 1)
+        ax.set_yticks([])
+        ax.set_ylabel(name)
+        handles += ax.get_legend_handles_labels()[0]
+    for ax, name in zip(axes[len(stall_rows):, 0], depths.names, strict=True):
         d = depths.depths(name)
         ax.fill_between(t, d, step="post", color=COLORS["queued"], alpha=0.85, linewidth=0,
                         label="items waiting in the queue")
@@ -131,7 +180,35 @@ def plot_queue_depths(depths: QueueDepths, *, title: str | None = None) -> Figur
         ax.set_ylabel(f"{name}\nqueue")
     axes[-1, 0].set_xlabel("time since the block started (ms)")
     axes[-1, 0].set_xlim(0, max(float(t.max()) if t.size else 0.0, 1e-3))
-    add_legend(fig, axes[0, 0].get_legend_handles_labels()[0])
+    add_legend(fig, handles + axes[len(stall_rows), 0].get_legend_handles_labels()[0])
+    return fig
+
+
+@styled
+def plot_runs(runs: Mapping[str, Sequence[float]], *, ylabel: str = "throughput (items/s)",
+              title: str | None = None) -> Figure:
+    """Repeated measurements per setting: a bar at the best run (other programs can only
+    slow a run down), a dot for every run."""
+    if not isinstance(runs, Mapping) or not runs:
+        raise TypeError("runs must be a non-empty dict of label -> measured values")
+    values = {}
+    for label, ys in runs.items():
+        ys = np.asarray(ys, dtype=float)
+        if ys.ndim != 1 or ys.size == 0:
+            raise ValueError(f"runs[{label!r}] must hold at least one number")
+        values[str(label)] = ys
+    fig, ax = new_figure(7.0, 3.2, title=title or "Best of several runs")
+    x = np.arange(len(values))
+    ax.bar(x, [ys.max() for ys in values.values()], width=0.6, color=SERIES[0],
+           label="best run")
+    for i, ys in enumerate(values.values()):
+        ax.plot(np.full(ys.size, i), ys, "o", color=SERIES[1], ms=5,
+                label="each run" if i == 0 else None)
+    ax.set_xticks(x, list(values))
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(0, None)
+    ax.grid(True, axis="y")
+    add_legend(fig, ax.get_legend_handles_labels()[0])
     return fig
 
 
