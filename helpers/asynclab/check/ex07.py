@@ -22,8 +22,10 @@ from .core import (
 #: The exercise's own pipeline (not section 5's), as its text states it (kept equal by
 #: tests/test_check_fixtures.py).
 EX07_STAGES = ("fetch", "parse", "summarise")
-EX07_SPEC = {"fetch": 0.030, "parse": 0.002, "summarise": 0.010}
-EX07_WORKERS = {"fetch": 2, "parse": 1, "summarise": 1}
+EX07_SPEC = {"fetch": 0.040, "parse": 0.002, "summarise": 0.010}
+EX07_WORKERS = {"fetch": 8, "parse": 1, "summarise": 1}
+#: Other spellings a learner may use for a stage.
+SPELLINGS = {"summarize": "summarise"}
 
 
 async def _pipeline(items: int) -> dict[str, float]:
@@ -57,21 +59,35 @@ async def _pipeline(items: int) -> dict[str, float]:
     return {s: busy[s] / (EX07_WORKERS[s] * wall) for s in EX07_STAGES}
 
 
+def _capacity(stage: str) -> float:
+    """Items per second a stage can pass on: workers / seconds per item."""
+    return EX07_WORKERS[stage] / EX07_SPEC[stage]
+
+
 @judged
 def ex07_bottleneck(answer: Any) -> Verdict:
-    """Which stage limits fetch 30 ms x 2 workers, parse 2 ms x 1, summarise 10 ms x 1?"""
+    """Which stage limits fetch 40 ms x 8 workers, parse 2 ms x 1, summarise 10 ms x 1?"""
     if answer is None:
         return todo("set my_bottleneck to 'fetch', 'parse' or 'summarise'")
-    if answer not in EX07_STAGES:
-        return hint(f"answer one of {EX07_STAGES}, not {answer!r}")
-    util = run_learner(lambda: _pipeline(12), "the experiment", timeout=30)
-    measured = max(util, key=util.get)
+    given = answer.strip().lower() if isinstance(answer, str) else answer
+    given = SPELLINGS.get(given, given)
+    if given not in EX07_STAGES:
+        return hint(f"answer one of {EX07_STAGES} (a string), not {answer!r}")
+    util = run_learner(lambda: _pipeline(16), "the experiment", timeout=30)
     shown = ", ".join(f"{s} {u:.2f}" for s, u in util.items())
-    if answer == measured:
-        return ok(f"{measured} is saturated (utilisation {shown})")
-    return hint(f"measured utilisation {shown}. The bottleneck is the stage with the least "
-                 "capacity, workers / seconds per item, not the slowest single item: compare "
-                 "2 / 30 ms with 1 / 10 ms")
+    capacity = ", ".join(f"{s} {EX07_WORKERS[s]} / {EX07_SPEC[s] * 1e3:g} ms = "
+                         f"{_capacity(s):.0f} items/s" for s in EX07_STAGES)
+    truth = min(EX07_STAGES, key=_capacity)
+    if given == truth:
+        return ok(f"{truth} has the least capacity ({capacity}); measured utilisation: {shown}")
+    slowest_item = max(EX07_STAGES, key=EX07_SPEC.get)
+    if given == slowest_item:
+        return hint(f"{given} has the slowest single item, but it has "
+                     f"{EX07_WORKERS[given]} workers side by side. The bottleneck is the stage "
+                     f"with the least capacity, workers / seconds per item ({capacity}); "
+                     f"measured utilisation: {shown}")
+    return hint(f"{given} keeps up easily. Compare each stage's capacity, workers / seconds per "
+                 f"item ({capacity}); measured utilisation: {shown}")
 
 
 @judged
