@@ -205,3 +205,23 @@ def test_pickling_cost_grows_with_the_argument_in_a_process_pool():
         small = min(pickling_cost(procs, b"x") for _ in range(3))
         big = min(pickling_cost(procs, bytes(8_000_000)) for _ in range(3))
     assert big > small
+
+
+def test_a_notebook_progress_bar_leaves_no_dead_weak_proxy(monkeypatch):
+    import gc
+
+    import asynclab.sweep as sweep_module
+    from tqdm.notebook import tqdm as notebook_tqdm
+
+    class Bar(notebook_tqdm):
+        monitor_interval = 0  # no monitor thread (as sweep's own bar)
+
+    monkeypatch.setattr(sweep_module, "_bar_class", lambda: Bar)
+    with progress(3, "test", show=True) as bar:
+        bar.update(3)
+        container = bar.container
+    del bar
+    gc.collect()
+    assert getattr(container, "pbar", None) is None
+    isinstance(container.__dict__.get("pbar"), int)  # would raise ReferenceError if dead
+    container.close()

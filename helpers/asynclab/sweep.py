@@ -117,6 +117,11 @@ def progress(total: int, description: str = "progress", *, show: bool | None = N
         yield bar
     finally:
         bar.close()
+        # tqdm.notebook leaves its widget a weak proxy to the bar (container.pbar), dead once
+        # the bar is gone, and touching a dead proxy raises ReferenceError: drop it.
+        container = getattr(bar, "container", None)
+        if container is not None and getattr(container, "pbar", None) is not None:
+            container.pbar = None
 
 
 def sweep(
