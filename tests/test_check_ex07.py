@@ -21,6 +21,7 @@ def test_ex07_bottleneck():
     hints(check.ex07_bottleneck("parse"), "keeps up")
     hints(check.ex07_bottleneck("sumarise"), "one of")
     hints(check.ex07_bottleneck(3), "one of")
+    hints(check.ex07_bottleneck(["summarise"]), "one of")  # a list: a hint, not a crash
     unanswered(check.ex07_bottleneck(None))
 
 

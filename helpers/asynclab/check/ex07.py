@@ -69,8 +69,8 @@ def ex07_bottleneck(answer: Any) -> Verdict:
     """Which stage limits fetch 40 ms x 8 workers, parse 2 ms x 1, summarise 10 ms x 1?"""
     if answer is None:
         return todo("set my_bottleneck to 'fetch', 'parse' or 'summarise'")
-    given = answer.strip().lower() if isinstance(answer, str) else answer
-    given = SPELLINGS.get(given, given)
+    given = SPELLINGS.get(answer.strip().lower(), answer.strip().lower()) \
+        if isinstance(answer, str) else None
     if given not in EX07_STAGES:
         return hint(f"answer one of {EX07_STAGES} (a string), not {answer!r}")
     util = run_learner(lambda: _pipeline(16), "the experiment", timeout=30)
