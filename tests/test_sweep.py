@@ -84,11 +84,14 @@ def test_sweep_accepts_a_plain_makespan():
 
 
 def test_sweep_of_a_real_thread_pool_is_near_ideal_for_small_pools():
-    def trial(n):
-        with ThreadPoolExecutor(max_workers=n) as pool:
-            t0 = time.perf_counter()
-            list(pool.map(sleep_job, [0.02] * 8))
-            return time.perf_counter() - t0
+    def trial(n):  # best of 3: a busy machine can only slow a run down
+        runs = []
+        for _ in range(3):
+            with ThreadPoolExecutor(max_workers=n) as pool:
+                t0 = time.perf_counter()
+                list(pool.map(sleep_job, [0.02] * 8))
+                runs.append(time.perf_counter() - t0)
+        return min(runs)
 
     points = sweep(trial, [1, 4], jobs=8, latency_s=0.02, show_progress=False)
     for p in points:
