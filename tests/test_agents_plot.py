@@ -65,3 +65,15 @@ def test_plot_has_a_lane_per_agent_and_a_legend():
     ax = fig.axes[0]
     assert [t.get_text() for t in ax.get_yticklabels()] == ["planner", "a", "b", "c"]
     assert fig.legends
+
+
+def test_now_ms_is_on_the_spans_time_axis():
+    import time
+
+    log = StateLog()
+    with log.state("a", "tool"):
+        time.sleep(0.01)
+    after = log.now_ms()
+    (span,) = log.spans
+    assert span.end_ms <= after < span.end_ms + 50, (span, after)
+    assert after >= 10

@@ -4,7 +4,9 @@ import asyncio
 import random
 
 import asynclab.check as check
+import openai
 import pytest
+from asynclab.check import ex08
 from test_check_core import (
     hangs,
     hints,
@@ -16,6 +18,7 @@ from test_check_core import (
 )
 
 NEW_ASYNC_CHECKS = [check.ex08_charge, check.ex08_polite]
+keep_check = ex08.ex08_keep
 
 
 @pytest.mark.parametrize("ex", NEW_ASYNC_CHECKS, ids=lambda f: f.__name__)
@@ -59,43 +62,179 @@ def test_ex08_charge():
     async def never_grants(budget, tokens):
         return False
 
+    async def no_audit(budget, tokens):  # no await, no race: but not what was asked
+        if budget["spent"] + tokens > budget["limit"]:
+            return False
+        budget["spent"] += tokens
+        return True
+
+    async def audit_outside_the_lock(budget, tokens):
+        async with budget["lock"]:
+            if budget["spent"] + tokens > budget["limit"]:
+                return False
+            budget["spent"] += tokens
+        await audit()
+        return True
+
+    async def update_then_audit(budget, tokens):
+        async with budget["lock"]:
+            if budget["spent"] + tokens <= budget["limit"]:
+                budget["spent"] += tokens
+                await audit()
+                return True
+        return False
+
+    async def other_shape(budget, tokens):  # acquire/release by hand, early-out inverted
+        await budget["lock"].acquire()
+        try:
+            fits = tokens <= budget["limit"] - budget["spent"]
+            if fits:
+                await audit()
+                budget["spent"] = budget["spent"] + tokens
+            return fits
+        finally:
+            budget["lock"].release()
+
     passes(check.ex08_charge(charge))
     hints(check.ex08_charge(no_lock), "same `async with budget['lock']`")
     hints(check.ex08_charge(lock_only_the_update), "same `async with budget['lock']`")
     hints(check.ex08_charge(never_grants), "expected 3 charges")
+    hints(check.ex08_charge(no_audit), "await audit()")
+    hints(check.ex08_charge(audit_outside_the_lock), "was free")
+    hints(check.ex08_charge(update_then_audit), "before the update")
+    passes(check.ex08_charge(other_shape))
+
+
+
+def test_ex08_keep():
+    import asyncio as aio
+
+    def reference(tasks):
+        return {name: t.result() for name, t in tasks.items()
+                if t.done() and not t.cancelled() and t.exception() is None}
+
+    def with_try(tasks):  # another shape: try each result
+        out = {}
+        for name, task in tasks.items():
+            try:
+                out[name] = task.result()
+            except (aio.CancelledError, Exception):
+                continue
+        return out
+
+    def everything(tasks):
+        return {name: t.result() for name, t in tasks.items()}
+
+    def skips_cancelled_only(tasks):
+        return {n: t.result() for n, t in tasks.items() if not t.cancelled()}
+
+    def exception_first(tasks):  # t.exception() of a cancelled task raises too
+        return {n: t.result() for n, t in tasks.items() if t.exception() is None}
+
+    def truthy(tasks):
+        return {n: r for n, t in tasks.items()
+                if not t.cancelled() and t.exception() is None and (r := t.result())}
+
+    def a_list(tasks):
+        return [t.result() for t in tasks.values() if not t.cancelled() and t.exception() is None]
+
+    def the_tasks(tasks):
+        return {n: t for n, t in tasks.items() if not t.cancelled() and t.exception() is None}
+
+    passes(keep_check(reference))
+    passes(keep_check(with_try))
+    hints(keep_check(everything), "re-raises")
+    hints(keep_check(skips_cancelled_only), "failed re-raises")
+    hints(keep_check(exception_first), "cancelled")
+    hints(keep_check(truthy), "falsy")
+    hints(keep_check(a_list), "dict")
+    hints(keep_check(the_tasks), "not the task")
+    unanswered(keep_check(None))
+    hints(keep_check(lambda tasks: tasks.nope), "AttributeError")
+
+
+def retry_after(error):
+    return float(error.response.headers.get("retry-after-ms", 1000)) / 1000
+
+
+def say(prompt):
+    return [{"role": "user", "content": prompt}]
 
 
 def test_ex08_polite():
-    from asynclab.llm import RateLimited, ServerError
-
-    async def polite_complete(llm, prompt):
+    async def polite_complete(llm, model, prompt):
         for attempt in range(10):
             try:
-                return await llm.complete(prompt, max_tokens=8)
-            except RateLimited as e:
+                reply = await llm.chat.completions.create(model=model, messages=say(prompt))
+                return reply.choices[0].message.content
+            except openai.RateLimitError as e:
                 if attempt == 9:
                     raise
-                await asyncio.sleep(e.retry_after)
-            except ServerError:
+                await asyncio.sleep(retry_after(e) + random.uniform(0, 0.1))
+            except openai.InternalServerError:
                 if attempt == 9:
                     raise
                 await asyncio.sleep(random.uniform(0, 0.01 * 2**attempt))
 
-    async def no_retry(llm, prompt):
-        return await llm.complete(prompt, max_tokens=8)
-
-    async def fixed_pause(llm, prompt):
-        for _ in range(100):
+    async def while_loop(llm, model, prompt):  # another shape: a while loop, seconds header
+        attempt = 0
+        while True:
+            attempt += 1
             try:
-                return await llm.complete(prompt, max_tokens=8)
-            except (RateLimited, ServerError):
-                await asyncio.sleep(0.001)
-        return None
+                return (await llm.chat.completions.create(model=model, messages=say(prompt))
+                        ).choices[0].message.content
+            except (openai.RateLimitError, openai.InternalServerError) as e:
+                if attempt >= 10:
+                    raise
+                if e.status_code == 429:
+                    wait = float(e.response.headers["retry-after-ms"]) / 1000 + random.random() / 10
+                else:
+                    wait = random.random() * 0.01 * 2 ** (attempt - 1)
+                await asyncio.sleep(wait)
 
-    async def forgets_the_answer(llm, prompt):
-        await polite_complete(llm, prompt)
+    async def no_retry(llm, model, prompt):
+        return (await llm.chat.completions.create(model=model, messages=say(prompt))
+                ).choices[0].message.content
+
+    async def only_429(llm, model, prompt):
+        for _ in range(10):
+            try:
+                return (await llm.chat.completions.create(model=model, messages=say(prompt))
+                        ).choices[0].message.content
+            except openai.RateLimitError as e:
+                await asyncio.sleep(retry_after(e) + random.uniform(0, 0.1))
+
+    async def fixed_pause(llm, model, prompt):
+        for _ in range(200):
+            try:
+                return (await llm.chat.completions.create(model=model, messages=say(prompt))
+                        ).choices[0].message.content
+            except (openai.RateLimitError, openai.InternalServerError):
+                await asyncio.sleep(0.002)
+
+    async def no_jitter(llm, model, prompt):
+        for attempt in range(10):
+            try:
+                return (await llm.chat.completions.create(model=model, messages=say(prompt))
+                        ).choices[0].message.content
+            except openai.RateLimitError as e:
+                await asyncio.sleep(retry_after(e))
+            except openai.InternalServerError:
+                await asyncio.sleep(random.uniform(0, 0.01 * 2**attempt))
+
+    async def returns_the_reply(llm, model, prompt):
+        for attempt in range(10):
+            try:
+                return await llm.chat.completions.create(model=model, messages=say(prompt))
+            except openai.RateLimitError as e:
+                await asyncio.sleep(retry_after(e) + random.uniform(0, 0.1))
+            except openai.InternalServerError:
+                await asyncio.sleep(random.uniform(0, 0.01 * 2**attempt))
 
     passes(check.ex08_polite(polite_complete))
-    hints(check.ex08_polite(no_retry), "escaped", "retry")
-    hints(check.ex08_polite(fixed_pause), "retry_after")
-    hints(check.ex08_polite(forgets_the_answer), "return the Completion")
+    passes(check.ex08_polite(while_loop))
+    hints(check.ex08_polite(no_retry), "escaped")
+    hints(check.ex08_polite(only_429), "InternalServerError")
+    hints(check.ex08_polite(fixed_pause), "before the reset")
+    hints(check.ex08_polite(no_jitter), "jitter", "random.uniform")
+    hints(check.ex08_polite(returns_the_reply), "reply's text")

@@ -68,6 +68,10 @@ class StateLog:
         self._agents.setdefault(agent, None)
         self._marks.append((agent, outcome, perf_counter_ns()))
 
+    def now_ms(self) -> float:
+        """Now, in ms on the log's time axis (to place a moment such as a deadline)."""
+        return (perf_counter_ns() - self._t0) / 1e6
+
     @property
     def agents(self) -> list[str]:
         return list(self._agents)

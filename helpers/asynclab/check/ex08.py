@@ -1,32 +1,58 @@
-"""The checks of notebook 08 · Capstone."""
+"""asynclab.check.ex08: the checks of notebook 08 (the capstone): a budget charged under a
+lock held across an ``await``, and keeping the results of the tasks that finished."""
 
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import time
 from typing import Any
 
 from .core import (
     Stop,
     Verdict,
+    call_learner,
     close_coroutines,
     hint,
     is_number,
     judged,
     need_function,
     ok,
+    raised,
     run_learner,
+    todo,
 )
+
+__all__ = ["ex08_charge", "ex08_keep", "ex08_polite"]
+
+_AUDIT = "audit"  # the name of the notebook's audit coroutine function
 
 
 @judged
 def ex08_charge(fn: Any) -> Verdict:
-    """``charge(budget, tokens)``: ten agents charge 30 of a 100-token budget; never overspend."""
+    """``charge(budget, tokens)``: ten agents charge 30 of a 100-token budget; never
+    overspend, and ``await audit()`` between the check and the update, under the lock."""
     what = "charge(budget, tokens), an async def"
     need_function(fn, what, is_async=True)
+    space = getattr(fn, "__globals__", {})
+    watched = callable(space.get(_AUDIT))  # the notebook's audit() is defined: watch it
+    seen: list[tuple[bool, Any]] = []  # at each audit: was the lock held, what was spent
 
     async def trial():
         budget = {"limit": 100, "spent": 0, "lock": asyncio.Lock()}
-        granted = await asyncio.gather(*(fn(budget, 30) for _ in range(10)))
+
+        async def audit():  # the notebook's audit, watched: what holds when it runs
+            seen.append((budget["lock"].locked(), budget["spent"]))
+            await asyncio.sleep(0.001)
+
+        original = space.get(_AUDIT)
+        if watched:
+            space[_AUDIT] = audit
+        try:
+            granted = await asyncio.gather(*(fn(budget, 30) for _ in range(10)))
+        finally:
+            if watched:
+                space[_AUDIT] = original
         return budget["spent"], sum(bool(g) for g in granted)
 
     spent, granted = run_learner(trial, what)
@@ -34,36 +60,173 @@ def ex08_charge(fn: Any) -> Verdict:
         return hint(f"budget['spent'] must stay a number of tokens, got {spent!r}")
     if spent > 100:
         return hint(f"{granted} charges granted, {spent} of 100 tokens spent: the check "
-                     "and the update must happen under the same `async with budget['lock']`")
+                    "and the update must happen under the same `async with budget['lock']`, "
+                    "with the await audit() inside it")
     if granted != 3 or spent != 90:
         return hint(f"expected 3 charges of 30 granted (90 tokens), got {granted} ({spent}): "
-                     "return True and add the tokens when they fit, else return False")
-    return ok("never overspent")
+                    "return True and add the tokens when they fit, else return False")
+    if not watched:
+        return hint("run the exercise's cell that defines audit(), and await audit() in charge")
+    if len(seen) < 3:
+        return hint("await audit() between the check and the update, for every charge "
+                    "granted: that await is what lets other agents run in between, the "
+                    "race the lock must guard against")
+    if not all(held for held, _ in seen):
+        return hint("audit() ran while budget['lock'] was free: hold the lock across the "
+                    "check, the await audit() and the update")
+    audited = [s for _, s in seen]
+    if audited[:3] != [0, 30, 60]:
+        return hint(f"at each audit the budget had {audited} spent: await audit() after "
+                    "the check and before the update")
+    return ok("never overspent; the lock was held across the audit")
+
+
+@judged
+def ex08_keep(fn: Any) -> Verdict:
+    """``keep(tasks)``: the name and result of each task that finished with a result."""
+    what = "keep(tasks), a plain def"
+    need_function(fn, what, is_async=False)
+    tasks = run_learner(_ended_group, "the check's own tasks")
+    expected = {"researcher 1": {"summary": "loops"}, "analyst": [("planner", 210.5)],
+                "legacy desk": 0}
+    try:
+        try:
+            kept = call_learner(fn, what, dict(tasks))
+        except asyncio.CancelledError:
+            return hint("task.result() of a cancelled task raises CancelledError (and so "
+                        "does task.exception()): skip the tasks for which task.cancelled()")
+        except Stop as stop:
+            if "researcher 2" in stop.verdict.message or "ValueError" in stop.verdict.message:
+                return hint("task.result() of a task that failed re-raises its error: skip "
+                            "the tasks whose task.exception() is not None")
+            raise
+    finally:
+        for t in tasks.values():
+            if not t.cancelled():
+                t.exception()  # retrieved: no "Task exception was never retrieved"
+    if close_coroutines(kept):
+        return hint("keep is a plain def: return the dict, not a coroutine")
+    if not isinstance(kept, dict):
+        return hint(f"return a dict of name -> result, got a {type(kept).__name__}")
+    if any(isinstance(v, asyncio.Task) for v in kept.values()):
+        return hint("return each task's result (task.result()), not the task")
+    if any(isinstance(v, BaseException) for v in kept.values()):
+        return hint("leave out the tasks that failed: their exception is not a result")
+    if sorted(set(expected) - set(kept)) == ["legacy desk"]:
+        return hint("legacy desk finished with the result 0: a result can be falsy; test "
+                    "for failure and cancellation, not for truth")
+    if kept != expected:
+        missing = sorted(set(expected) - set(kept))
+        extra = sorted(set(kept) - set(expected))
+        return hint(f"expected the 3 tasks that finished with a result, {sorted(expected)}; "
+                    f"missing {missing}, not wanted {extra}" if missing or extra else
+                    f"the results must be the tasks' own results, got {kept!r}")
+    return ok("kept the 3 finished results; left out the failed and the cancelled")
+
+
+async def _ended_group() -> dict[str, asyncio.Task]:
+    """Tasks as a deadline leaves them: three finished, one failed, two cancelled."""
+    async def answer(value, delay=0.0):
+        await asyncio.sleep(delay)
+        return value
+
+    async def fails():
+        raise ValueError("503 overloaded")
+
+    tasks = {"researcher 1": asyncio.create_task(answer({"summary": "loops"})),
+             "researcher 2": asyncio.create_task(fails()),
+             "researcher 3": asyncio.create_task(answer("late", 10)),
+             "analyst": asyncio.create_task(answer([("planner", 210.5)])),
+             "legacy desk": asyncio.create_task(answer(0)),
+             "writer": asyncio.create_task(answer("late", 10))}
+    await asyncio.sleep(0.01)
+    for t in tasks.values():
+        t.cancel()
+    await asyncio.gather(*tasks.values(), return_exceptions=True)
+    return tasks
+
+
+POLITE_WINDOW = 0.05  # seconds: the check's rate-limit window (3 requests each)
+JITTER = 0.1  # seconds: the most jitter the exercise asks for
+_CALL: contextvars.ContextVar[int] = contextvars.ContextVar("asynclab_ex08_call")
 
 
 @judged
 def ex08_polite(fn: Any) -> Verdict:
-    """``polite_complete(llm, prompt)``: 12 calls against a rate-limited, flaky model."""
-    from ..llm import RateLimited, ServerError, SimulatedLLM
+    """``polite_complete(llm, model, prompt)``: 12 calls at once through the OpenAI SDK
+    (``max_retries=0``) against a local model server allowing 3 requests per 0.05 s window
+    that fails 20 % of its answers with a 5xx. Every call must be answered, no retry may
+    come before the reset its 429 named, and half must come 20 ms or more after it (a
+    jitter of up to 0.1 s puts the median near 50 ms; waiting exactly, near 0)."""
+    import openai
 
-    what = "polite_complete(llm, prompt), an async def"
+    from .. import modelserver
+
+    what = "polite_complete(llm, model, prompt), an async def"
     need_function(fn, what, is_async=True)
+    with modelserver.serve(rpm=3, error_rate=0.2, seed=0, time_scale=POLITE_WINDOW / 60,
+                           ttft_median=0.5, ttft_p95=1.0, reply_tokens=4) as server:
+        async def trial():
+            async with openai.AsyncOpenAI(base_url=server.base_url, api_key=server.api_key,
+                                          max_retries=0) as llm:
+                delays = _watch_requests(llm, openai.RateLimitError)
 
-    async def trial():
-        llm = SimulatedLLM(seed=2, time_scale=0.02, rpm=600, burst=3, error_rate=0.2)
-        try:
-            answers = await asyncio.gather(*(fn(llm, f"q{i}") for i in range(12)))
-        except (RateLimited, ServerError) as exc:
-            raise Stop(hint(f"{type(exc).__name__} escaped: catch it and retry "
-                              "(10 attempts)")) from None
-        return answers, llm.stats()["rate_limited"]
+                async def call(i):
+                    _CALL.set(i)  # the requests this task makes belong to call i
+                    return await fn(llm, server.model, f"question {i}")
 
-    answers, n429 = run_learner(trial, what)
+                await asyncio.sleep(server.until_next_window())
+                answers = await asyncio.gather(*(call(i) for i in range(12)),
+                                               return_exceptions=True)
+                return answers, delays
+
+        answers, delays = run_learner(trial, what)
+        refused = server.stats()["rate_limited"]
     if close_coroutines(*answers):
-        return hint("you returned a coroutine: await llm.complete(...)")
-    if any(a is None or not getattr(a, "text", None) for a in answers):
-        return hint("return the Completion from llm.complete")
-    if n429 > 2 * (12 - 3):  # the first wave rejects 9; honouring Retry-After adds few more
-        return hint(f"{n429} 429s, more than twice the first wave's 9: sleep "
-                     "e.retry_after, not a fixed time")
-    return ok("every answer, few 429s after the first wave")
+        return hint("you returned a coroutine: await llm.chat.completions.create(...)")
+    if any(isinstance(a, NotImplementedError) for a in answers):
+        return todo(f"write {what}")
+    for answer in answers:
+        if isinstance(answer, openai.RateLimitError):
+            return hint("RateLimitError escaped: catch openai.RateLimitError, sleep "
+                        "retry_after(e) plus a jitter, and try again (10 attempts)")
+        if isinstance(answer, openai.InternalServerError):
+            return hint("InternalServerError (a 5xx) escaped: retry it too, after a random "
+                        "backoff")
+        if isinstance(answer, BaseException):
+            return hint(f"{raised(answer)}. Read the exercise again: {what}")
+    if not all(isinstance(a, str) and a for a in answers):
+        return hint(f"return the reply's text, reply.choices[0].message.content, got "
+                    f"{answers[0]!r:.80}")
+    early = sum(d < -0.002 for d in delays)  # the header is rounded up to the ms
+    if early:
+        return hint(f"{early} retries came before the reset the server named: sleep "
+                    "retry_after(e), the time the server names, before trying again")
+    late = sorted(delays)[len(delays) // 2] if delays else 0.0
+    if late < 0.2 * JITTER:
+        return hint(f"half the retries came back within {late * 1e3:.0f} ms of the reset, "
+                    "all together: add a jitter, random.uniform(0, 0.1), to the wait")
+    return ok(f"all 12 answered; {refused} x 429, retries spread by jitter")
+
+
+def _watch_requests(llm: Any, rate_limited: type) -> list[float]:
+    """Watch each call's requests; return a list, filled as the calls run, of how long
+    after the reset a 429 named each retry came (negative: before it)."""
+    completions = llm.chat.completions
+    create = completions.create
+    due: dict[int, float] = {}  # call -> when its last 429 said it may come back
+    delays: list[float] = []
+
+    async def watched(*args: Any, **kwargs: Any) -> Any:
+        call = _CALL.get(-1)
+        if call in due:
+            delays.append(time.perf_counter() - due.pop(call))
+        try:
+            return await create(*args, **kwargs)
+        except rate_limited as e:
+            wait = float(e.response.headers.get("retry-after-ms", 0)) / 1000
+            due[call] = time.perf_counter() + wait
+            raise
+
+    completions.create = watched
+    return delays
