@@ -5,6 +5,8 @@
 - ``traced_pool(n)``: a ``ThreadPoolExecutor`` whose jobs show on the timeline.
 - ``toolserver.serve()``: a real local HTTP tool server with latency, failures, 429s.
 - ``heartbeat()``: a loop-lag meter.
+- ``xray(tl)``: step through a ``record(xray=True)`` timeline: the ready queue, the
+  sleepers and the pools' queues at each step (why that task ran next).
 
 Instruments used by one notebook each live in their own modules: ``workloads`` (CPU
 jobs for process pools), ``races``, ``compare``, ``sweep``, ``pipeline``.
@@ -33,6 +35,7 @@ __all__ = [
     "record",
     "run",
     "traced_pool",
+    "xray",
 ]
 __version__ = "0.1.0"
 
@@ -42,4 +45,8 @@ def __getattr__(name: str):
         from .widgets import Panel
 
         return Panel
+    if name == "xray":  # the same: ipywidgets only when a notebook uses it
+        from .xray_widget import xray
+
+        return xray
     raise AttributeError(f"module 'asynclab' has no attribute {name!r}")

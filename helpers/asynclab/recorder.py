@@ -9,6 +9,10 @@ every task created inside it) on the recording's loop are timed, so the kernel's
 callbacks are left alone. The original method is put back when the last recording ends,
 whatever way the block is left.
 
+``record(xray=True)`` also notes, before each recorded step, what the loop held: its ready
+queue and its timers (``loopstate.LoopSnapshots``). It installs a different replacement
+(``_xray_run``) while any x-ray recording is active, so plain recordings pay nothing for it.
+
 Thread-pool jobs are recorded by ``TracedThreadPool`` (``traced_pool``): each job is
 wrapped in a bound method that notes its worker thread and its start and finish. While a
 recording is attached to a loop, that loop's default executor is a traced pool of the
@@ -30,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from .loopstate import LoopSnapshots
 from .records import TimelineData
 from .timeline import Timeline
 from .validate import check_int
@@ -45,7 +50,8 @@ _CLOSED = object()  # a recording's ``loop`` after it ended: no handle's loop is
 _DEFAULT_NAME = re.compile(r"Task-\d+")  # asyncio's name for a task nobody named
 
 _patch_lock = threading.Lock()
-_patch_users = 0
+_patch_users = 0  # active recordings
+_xray_users = 0  # active recordings with xray=True
 
 
 class _Recording:
@@ -53,7 +59,7 @@ class _Recording:
 
     __slots__ = (
         "loop", "t_start", "t_end", "starts", "ends", "lanes", "lane_of",
-        "tasks", "created", "main_task", "jobs",
+        "tasks", "created", "main_task", "jobs", "xray",
     )
 
     def __init__(self) -> None:
@@ -67,6 +73,15 @@ class _Recording:
         self.main_task: asyncio.Task | None = None
         self.jobs: list[tuple[int, int, int, threading.Thread]] = []
         self.t_start = self.t_end = 0
+        self.xray: LoopSnapshots | None = None
+
+    def lane_in(self, owner: Any, context: Any) -> int | None:
+        """The lane of ``owner`` if it is a task of this recording (seen now if its handle's
+        ``context`` carries this recording), else None. Used by the x-ray."""
+        lane = self.lane_of.get(id(owner))
+        if lane is None and isinstance(owner, _TASK_TYPES) and context.get(_ACTIVE) is self:
+            lane = self.register(owner, -1)
+        return lane
 
     def register(self, task: asyncio.Task, created: int) -> int:
         lane = len(self.tasks)
@@ -85,8 +100,30 @@ class _Recording:
             self.jobs.append((t_submit, t_begin, perf_counter_ns(), threading.current_thread()))
 
 
-def _recording_run(self: asyncio.Handle) -> None:
-    """Replacement for ``Handle._run``: time the step if it belongs to a recorded task."""
+def _recording_run(self: asyncio.Handle, _clock=perf_counter_ns, _active=_ACTIVE,
+                   _run=_ORIGINAL_RUN, _tasks=_TASK_TYPES) -> None:
+    """Replacement for ``Handle._run``: time the step if it belongs to a recorded task.
+    (The defaults bind globals as fast locals; the loop calls ``handle._run()`` bare.)"""
+    rec = self._context.get(_active)
+    if rec is None or self._loop is not rec.loop:
+        return _run(self)
+    owner = getattr(self._callback, "__self__", None)
+    lane = rec.lane_of.get(id(owner))
+    if lane is None:
+        if not isinstance(owner, _tasks):
+            return _run(self)  # a plain callback, not a task step
+        lane = rec.register(owner, -1)
+    t0 = _clock()
+    try:
+        _run(self)
+    finally:
+        rec.ends.append(_clock())
+        rec.starts.append(t0)
+        rec.lanes.append(lane)
+
+
+def _xray_run(self: asyncio.Handle) -> None:
+    """``_recording_run`` that first notes what the loop holds, for x-ray recordings."""
     rec = self._context.get(_ACTIVE)
     if rec is None or self._loop is not rec.loop:
         return _ORIGINAL_RUN(self)
@@ -94,8 +131,10 @@ def _recording_run(self: asyncio.Handle) -> None:
     lane = rec.lane_of.get(id(owner))
     if lane is None:
         if not isinstance(owner, _TASK_TYPES):
-            return _ORIGINAL_RUN(self)  # a plain callback, not a task step
+            return _ORIGINAL_RUN(self)
         lane = rec.register(owner, -1)
+    if rec.xray is not None:
+        rec.xray.take(self._loop)  # before the clock starts: not counted in the step
     t0 = perf_counter_ns()
     try:
         _ORIGINAL_RUN(self)
@@ -105,20 +144,28 @@ def _recording_run(self: asyncio.Handle) -> None:
         rec.lanes.append(lane)
 
 
-def _patch() -> None:
-    global _patch_users
+def _install() -> None:
+    """Put the replacement that the active recordings need in place (under the lock)."""
+    if _patch_users == 0:
+        asyncio.events.Handle._run = _ORIGINAL_RUN
+    else:
+        asyncio.events.Handle._run = _xray_run if _xray_users else _recording_run
+
+
+def _patch(xray: bool = False) -> None:
+    global _patch_users, _xray_users
     with _patch_lock:
-        if _patch_users == 0:
-            asyncio.events.Handle._run = _recording_run
         _patch_users += 1
+        _xray_users += xray
+        _install()
 
 
-def _unpatch() -> None:
-    global _patch_users
+def _unpatch(xray: bool = False) -> None:
+    global _patch_users, _xray_users
     with _patch_lock:
         _patch_users -= 1
-        if _patch_users == 0:
-            asyncio.events.Handle._run = _ORIGINAL_RUN
+        _xray_users -= xray
+        _install()
 
 
 def is_patched() -> bool:
@@ -242,7 +289,7 @@ def follow_run() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def record() -> Iterator[Timeline]:
+def record(*, xray: bool = False) -> Iterator[Timeline]:
     """Record the event loop while the block runs; yields a ``Timeline`` filled at the end.
 
     Use it around top-level ``await`` in a notebook cell, inside a coroutine run by
@@ -255,15 +302,23 @@ def record() -> Iterator[Timeline]:
     Only tasks created inside the block (and the code of the block itself) are recorded.
     The step that leaves the block is still running when the timeline is made, so it is
     not on it. Tasks made by ``eager_task_factory`` miss their first (synchronous) step.
+
+    ``xray=True`` also notes, before each step, the loop's ready queue and its timers
+    (read back with ``Timeline.xray_at(i)``, ``ready_at(i)``..., shown by
+    ``asynclab.xray(tl)``); it costs more per step (docs/recorder.md).
     """
+    if not isinstance(xray, bool):
+        raise TypeError(f"xray must be True or False, got {xray!r}")
     rec = _Recording()
+    if xray:
+        rec.xray = LoopSnapshots(rec.lane_in, _TASK_TYPES)
     timeline = Timeline()
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:
         loop = None
     token = _ACTIVE.set(rec)
-    _patch()
+    _patch(xray)
     try:
         with contextlib.ExitStack() as stack:
             if loop is not None:
@@ -276,7 +331,7 @@ def record() -> Iterator[Timeline]:
                 rec.t_end = perf_counter_ns()
     finally:
         rec.loop = _CLOSED
-        _unpatch()
+        _unpatch(xray)
         _ACTIVE.reset(token)
         timeline.load(_timeline_data(rec))
 
@@ -324,4 +379,5 @@ def _timeline_data(rec: _Recording) -> TimelineData:
         job_start=job_ms[:, 1],
         job_end=job_ms[:, 2],
         job_thread=[thread_index[j[3]] for j in jobs],
+        xray=None if rec.xray is None else rec.xray.data(n, t0),
     )

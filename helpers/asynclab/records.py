@@ -4,6 +4,9 @@
 the start of the recording. ``Timeline`` measures it and ``plotting`` draws it; neither
 module needs the other to do so. Its arrays are read-only: a view, never a place to write.
 
+``XRayData`` is what the loop held when each step began (``record(xray=True)``): the ready
+queue and the sleeping timers, capped per step, as flat read-only arrays.
+
 ``Span`` is one stretch of time on one lane that the recorder does not see (an agent's
 reported state, a job in another process, a task on a Dask worker), in the same unit.
 """
@@ -15,7 +18,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-__all__ = ["Span", "TimelineData"]
+__all__ = ["Span", "TimelineData", "XRayData"]
 
 OUTCOMES = ("done", "failed", "cancelled", "running")
 
@@ -24,6 +27,46 @@ def _frozen(values, dtype) -> np.ndarray:
     arr = np.array(values, dtype=dtype).ravel()
     arr.flags.writeable = False
     return arr
+
+
+@dataclass(frozen=True, eq=False)
+class XRayData:
+    """Per recorded step (in step order), what the loop held just before the step ran.
+
+    ``ready_code[ready_at[i]:ready_at[i + 1]]`` is step ``i``'s ready queue in FIFO order,
+    its first entries only (``cap`` at most): a code ``c >= 0`` is the task of lane ``c``,
+    ``c < 0`` the plain callback called ``callbacks[-c - 1]``. ``ready_len[i]`` is the queue's
+    full length. ``sleep_*`` is the same for the timers, earliest first, with their wake-up
+    times in ms (a timer that wakes several tasks gives one entry per task).
+    """
+
+    cap: int
+    callbacks: tuple[str, ...]
+    ready_at: np.ndarray  # n_steps + 1 offsets into ready_code
+    ready_code: np.ndarray
+    ready_len: np.ndarray
+    sleep_at: np.ndarray  # n_steps + 1 offsets into sleep_code and sleep_ms
+    sleep_code: np.ndarray
+    sleep_ms: np.ndarray
+    sleep_len: np.ndarray
+
+    def __post_init__(self) -> None:
+        for name in ("ready_at", "ready_code", "ready_len", "sleep_at", "sleep_code", "sleep_len"):
+            object.__setattr__(self, name, _frozen(getattr(self, name), np.int64))
+        object.__setattr__(self, "sleep_ms", _frozen(self.sleep_ms, float))
+        object.__setattr__(self, "callbacks", tuple(str(c) for c in self.callbacks))
+        object.__setattr__(self, "cap", int(self.cap))
+        n = len(self.ready_len)
+        if len(self.ready_at) != n + 1 or len(self.sleep_at) != n + 1 or len(self.sleep_len) != n:
+            raise ValueError("ready_at and sleep_at need one offset per step plus one, "
+                             "ready_len and sleep_len one entry per step")
+        if self.ready_at[-1] != len(self.ready_code) or self.sleep_at[-1] != len(self.sleep_code) \
+                or len(self.sleep_ms) != len(self.sleep_code):
+            raise ValueError("the last offset must be the number of entries")
+
+    @property
+    def steps(self) -> int:
+        return len(self.ready_len)
 
 
 @dataclass(frozen=True, eq=False)
@@ -44,6 +87,7 @@ class TimelineData:
     job_start: np.ndarray
     job_end: np.ndarray
     job_thread: np.ndarray
+    xray: XRayData | None = None  # what the loop held at each step, if recorded with xray
 
     def __post_init__(self) -> None:
         floats = ("created_ms", "step_start", "step_end", "job_submit", "job_start", "job_end")
@@ -55,6 +99,9 @@ class TimelineData:
                 value = _frozen(value, np.int64)
             elif f.name in ("task_names", "outcomes", "threads"):
                 value = tuple(str(v) for v in value)
+            elif f.name == "xray":
+                if value is not None and not isinstance(value, XRayData):
+                    raise TypeError(f"xray must be an XRayData or None, got {type(value).__name__}")
             else:
                 value = float(value)
             object.__setattr__(self, f.name, value)
@@ -71,6 +118,12 @@ class TimelineData:
             raise ValueError("job_submit, job_start, job_end and job_thread need the same length")
         if n_jobs and not 0 <= self.job_thread.min() <= self.job_thread.max() < len(self.threads):
             raise ValueError("job_thread must index threads")
+        if self.xray is not None:
+            if self.xray.steps != n_steps:
+                raise ValueError(f"xray holds {self.xray.steps} steps, the timeline {n_steps}")
+            codes = np.concatenate([self.xray.ready_code, self.xray.sleep_code])
+            if len(codes) and not (codes.max() < n_tasks and -codes.min() <= len(self.xray.callbacks)):
+                raise ValueError("xray codes must index task_names (>= 0) or callbacks (< 0)")
 
     def task_ends(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per task: when its last step ended if it finished (else nan), how many steps it

@@ -13,13 +13,15 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
+from .loopstate import PoolState, Sleeper, XRay, xray_of
 from .records import TimelineData
 from .validate import check_number
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["Timeline", "TimelineData", "TaskInfo", "JobInfo", "Summary"]
+__all__ = ["Timeline", "TimelineData", "TaskInfo", "JobInfo", "Summary", "XRay", "Sleeper",
+           "PoolState"]
 
 
 class TaskInfo(NamedTuple):
@@ -174,6 +176,32 @@ class Timeline:
         lanes = [i for i, n in enumerate(d.task_names) if n == name]
         mask = np.isin(d.step_lane, lanes)
         return np.column_stack([d.step_start[mask], d.step_end[mask]])
+
+    # -- the x-ray (record(xray=True)) ----------------------------------------------------
+    @property
+    def has_xray(self) -> bool:
+        """True if the timeline was recorded with ``record(xray=True)``."""
+        return self.data.xray is not None
+
+    def xray_at(self, i: int) -> XRay:
+        """What the loop held just before step ``i`` ran: the running task, the ready queue
+        in FIFO order, the timers earliest first, and each thread pool's running and queued
+        jobs. ``i`` indexes the steps as ``order(include_main=True)`` lists them."""
+        return xray_of(self.data, i)
+
+    def ready_at(self, i: int) -> list[str]:
+        """The names of the tasks in the ready queue, in FIFO order, just before step ``i``
+        ran (the task of step ``i`` itself not counted; plain callbacks left out)."""
+        return list(self.xray_at(i).ready)
+
+    def sleepers_at(self, i: int) -> list[Sleeper]:
+        """The timers just before step ``i`` ran, earliest first: ``Sleeper(name, wake_ms,
+        task)``, ``name`` the task it will wake (or the callback's name)."""
+        return list(self.xray_at(i).sleepers)
+
+    def pool_at(self, i: int) -> list[PoolState]:
+        """Each thread pool's running and queued jobs when step ``i`` began."""
+        return list(self.xray_at(i).pools)
 
     @property
     def jobs(self) -> list[JobInfo]:
