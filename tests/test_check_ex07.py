@@ -45,6 +45,15 @@ def test_ex07_backoff():
         return ceiling / 2 + random.uniform(0, ceiling / 2)
 
     passes(check.ex07_backoff(backoff_delay))
+
+    class Backoff:  # another shape: a callable object, random.random, numpy-free arithmetic
+        def __call__(self, attempt, retry_after=None):
+            half = min(2.0, 0.1 * 2**attempt) / 2
+            return max(half + half * random.random(), retry_after if retry_after else 0.0)
+
+    passes(check.ex07_backoff(Backoff()))
+    passes(check.ex07_backoff(lambda a, retry_after=None: max(
+        random.uniform(min(1.0, 0.05 * 2**a), min(2.0, 0.1 * 2**a)), retry_after or 0)))
     hints(check.ex07_backoff(no_cap), "cap")
     hints(check.ex07_backoff(full_jitter), "at least half")
     hints(check.ex07_backoff(no_jitter), "retry storm")
