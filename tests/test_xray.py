@@ -307,3 +307,23 @@ def test_no_thread_is_left_behind_by_an_x_ray_recording():
     before = set(threading.enumerate())
     recorded(lambda log: asyncio.to_thread(time.sleep, 0.001))
     assert not [t for t in threading.enumerate() if t not in before and t.is_alive()]
+
+
+def test_only_the_experiments_handles_show_and_plain_timers_by_their_name():
+    async def main():
+        loop = asyncio.get_running_loop()
+        outside = loop.call_later(5, print, "never")  # made before the block: not shown
+        try:
+            with asynclab.record(xray=True) as tl:
+                inside = loop.call_later(5, print, "never either")
+                await asyncio.gather(asyncio.create_task(hop(1), name="A"))
+                inside.cancel()
+        finally:
+            outside.cancel()
+        return tl
+
+    tl = asynclab.run(main())
+    x = tl.xray_at(0)
+    assert [(s.name, s.task) for s in x.sleepers] == [("print", False)]
+    assert x.sleepers_len == 1  # the runner's time limit and the outside timer not counted
+    assert 4990 < x.sleepers[0].wake_ms < 5100

@@ -6,9 +6,11 @@ first out) and its timers (``loop._scheduled``, a heap). Each ready handle is na
 task it steps or wakes (``callback.__self__``), or by its callback's short name. Each timer
 is mapped to the tasks it will wake: ``asyncio.sleep`` schedules
 ``_set_result_unless_cancelled(future)``, and the future's done-callbacks hold the waiting
-task's ``__wakeup`` (the same on 3.11-3.13, C and Python tasks). Memory is bounded: at most
-``cap`` entries of each per step (the head of the queue, the earliest timers), plus the full
-lengths.
+task's ``__wakeup`` (the same on 3.11-3.13, C and Python tasks). Only what the experiment
+scheduled shows (handles whose context carries the recording, as for the steps): the
+kernel's callbacks and the runner's own time limit are left out, and not counted in the
+lengths (exactly so when the queue is no longer than ``cap``: beyond it, not looked at). Memory is bounded: at most ``cap`` entries of each per step (the head of the
+queue, the earliest timers), plus the full lengths.
 
 ``xray_of(data, i)`` reads step ``i`` back as an ``XRay``; the thread pools' running and
 queued jobs at that moment come from the jobs' own submit, start and end times.
@@ -63,9 +65,9 @@ class XRay(NamedTuple):
     at_ms: float  # when the step began
     running: str  # the task of this step
     queue: tuple[QueueEntry, ...]  # the ready queue in FIFO order (its first ``cap`` entries)
-    queue_len: int  # the ready queue's full length
+    queue_len: int  # the ready queue's full length (the experiment's handles)
     sleepers: tuple[Sleeper, ...]  # timers, earliest first (the first ``cap``)
-    sleepers_len: int  # timers in all (cancelled ones not yet removed included)
+    sleepers_len: int  # the experiment's timers in all
     pools: tuple[PoolState, ...]  # each thread pool seen in the recording
 
     @property
@@ -85,11 +87,13 @@ def short_name(callback: Any) -> str:
 class LoopSnapshots:
     """Flat per-step buffers of the ready queue and the timers (see the module docstring).
 
-    ``lane(owner, context)`` is the recorder's: the lane of a recorded task, else None.
+    ``lane(owner, context)`` is the recorder's: the lane of a recorded task, else None;
+    ``mine(context)`` says whether a handle's context carries the recording.
     """
 
-    def __init__(self, lane: Any, task_types: tuple[type, ...], cap: int = CAP) -> None:
-        self.lane, self.task_types, self.cap = lane, task_types, cap
+    def __init__(self, lane: Any, mine: Any, task_types: tuple[type, ...],
+                 cap: int = CAP) -> None:
+        self.lane, self.mine, self.task_types, self.cap = lane, mine, task_types, cap
         self.names: dict[str, int] = {}
         self.ready_at, self.ready_code, self.ready_len = array("q", [0]), array("i"), array("i")
         self.sleep_at, self.sleep_code, self.sleep_len = array("q", [0]), array("i"), array("i")
@@ -111,14 +115,16 @@ class LoopSnapshots:
 
     def take(self, loop: Any) -> None:
         """Note the loop's ready queue and earliest timers (called before each step)."""
-        codes = self.ready_code
+        codes, mine = self.ready_code, self.mine
+        skipped = 0
         for handle in islice(loop._ready, self.cap):
-            if handle._cancelled:
+            if handle._cancelled or not mine(handle._context):
+                skipped += 1
                 continue
             cb = handle._callback
             codes.append(self._owner_code(getattr(cb, "__self__", None), handle._context, cb))
         self.ready_at.append(len(codes))
-        self.ready_len.append(len(loop._ready))
+        self.ready_len.append(len(loop._ready) - skipped)
         self._timers(loop)
 
     def _timers(self, loop: Any) -> None:
@@ -127,7 +133,7 @@ class LoopSnapshots:
             self.offset_ns = perf_counter_ns() - round(loop.time() * 1e9)
         heap = loop._scheduled
         codes, times, offset = self.sleep_code, self.sleep_ns, self.offset_ns
-        start = len(codes)
+        start, skipped = len(codes), 0
         # The k earliest timers of a heap, without sorting it: best-first from the root.
         frontier = [(heap[0]._when, 0)] if heap else []
         while frontier and len(codes) - start < self.cap:
@@ -136,7 +142,8 @@ class LoopSnapshots:
                 if child < len(heap):
                     heappush(frontier, (heap[child]._when, child))
             timer = heap[i]
-            if timer._cancelled:
+            if timer._cancelled or not self.mine(timer._context):
+                skipped += 1
                 continue
             wake_ns = round(when * 1e9) + offset
             for code in self._timer_codes(timer):
@@ -144,7 +151,7 @@ class LoopSnapshots:
                 times.append(wake_ns)
         del codes[start + self.cap:], times[start + self.cap:]
         self.sleep_at.append(len(codes))
-        self.sleep_len.append(len(heap))
+        self.sleep_len.append(len(heap) - skipped)
 
     def _timer_codes(self, timer: Any) -> list[int]:
         cb, args = timer._callback, timer._args

@@ -20,6 +20,7 @@ import numpy as np
 
 from .loopstate import XRay
 from .palette import COLORS
+from .plotting import fit_unit
 from .timeline import Timeline
 from .validate import check_number
 
@@ -87,13 +88,19 @@ class XRayView(W.VBox):
     def _figure(self, title: str | None, width: float) -> None:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-        fig = self.timeline.plot(title=title or "Step through the loop", width=width)
+        tl = self.timeline
+        fig = tl.plot(title=title or "Step through the loop", width=width)
+        ax = fig.axes[0]
+        # Zoom to the recorded steps: they are what the slider moves over.
+        first, last = float(tl.step_start.min()), float(tl.step_end.max())
+        pad = max(0.04 * (last - first), 1e-3)
+        ax.set_xlim(max(0.0, first - pad), last + pad)
+        fit_unit(ax)
         canvas = FigureCanvasAgg(fig)
         canvas.draw()
         fig.set_layout_engine("none")  # keep the layout fixed: only the cursor moves
         self._canvas, self._fig = canvas, fig
         self._background = canvas.copy_from_bbox(fig.bbox)
-        ax = fig.axes[0]
         self._cursor = ax.axvline(0.0, color="#D55E00", linewidth=1.5, animated=True)
 
     def frame(self, i: int) -> bytes:
