@@ -25,7 +25,11 @@ def _reliability_sweep(bound):
         if isinstance(value, widgets.Panel) and not name.startswith("_") and id(value) not in panels:
             panels[id(value)] = (name, value)
     for obj in gc.get_objects():  # panels not bound to a name of their own
-        if isinstance(obj, widgets.Panel) and id(obj) not in panels:
+        try:
+            is_panel = isinstance(obj, widgets.Panel)
+        except ReferenceError:  # a dead weakref.proxy anywhere in the kernel
+            continue
+        if is_panel and id(obj) not in panels:
             panels[id(obj)] = (f"<unnamed Panel {len(panels)}>", obj)
 
     def values_of(control):
