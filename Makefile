@@ -41,7 +41,7 @@ bench: setup  ## the instruments' costs and fidelity, as a table with the goals 
 	$(BIN)/python bench/run.py
 
 sync: setup  ## sync each notebook with its text source notebooks/NN_name.md (the newer file wins)
-	$(BIN)/jupytext --sync --quiet notebooks/[0-9][0-9]_*.md notebooks/*.ipynb
+	$(BIN)/jupytext --sync --quiet notebooks/[0-9][0-9]*_*.md notebooks/*.ipynb
 
 notebooks: sync  ## after editing a .md: sync, then re-execute and save every notebook
 	$(BIN)/python tools/execute_notebooks.py

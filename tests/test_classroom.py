@@ -21,7 +21,7 @@ import pytest
 from jupyter_client.channels import Empty
 
 ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]*_*.ipynb"))
 LOAD = [(nb, k) for k in (3, 5) for nb in NOTEBOOKS]
 RUN_LOAD = os.environ.get("ASYNCLAB_CLASSROOM", "").strip().lower() in {"1", "true", "yes"}
 

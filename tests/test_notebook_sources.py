@@ -27,7 +27,7 @@ def config():
 
 def text_sources(folder: Path) -> list[Path]:
     """The notebooks' text sources (other Markdown, like INSTRUCTOR.md, is not one)."""
-    return sorted(folder.glob("[0-9][0-9]_*.md"))
+    return sorted(folder.glob("[0-9][0-9]*_*.md"))
 
 
 def pair_problems(folder: Path) -> list[str]:

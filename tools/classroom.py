@@ -343,7 +343,7 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
-    notebooks = args.notebooks or sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    notebooks = args.notebooks or sorted(NOTEBOOKS.glob("[0-9][0-9]*_*.ipynb"))
     try:
         _validate(notebooks, args.learners, args.cell_timeout, args.history, args.spy_after)
     except ValueError as exc:

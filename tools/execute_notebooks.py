@@ -129,7 +129,7 @@ def execute(path: Path) -> float:
 
 def all_notebooks() -> list[Path]:
     """Every notebook, and every text source that has no notebook yet."""
-    sources = [*NOTEBOOKS.glob("*.ipynb"), *NOTEBOOKS.glob("[0-9][0-9]_*.md")]
+    sources = [*NOTEBOOKS.glob("*.ipynb"), *NOTEBOOKS.glob("[0-9][0-9]*_*.md")]
     return sorted({p.with_suffix(".ipynb") for p in sources})
 
 

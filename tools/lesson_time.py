@@ -78,7 +78,7 @@ def stated(nb) -> int | None:
 
 
 def main(argv: list[str]) -> int:
-    paths = [Path(a) for a in argv] or sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    paths = [Path(a) for a in argv] or sorted((ROOT / "notebooks").glob("[0-9][0-9]*_*.ipynb"))
     wrong = 0
     for path in paths:
         nb = nbformat.read(path, as_version=4)
