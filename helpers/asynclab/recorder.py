@@ -29,6 +29,7 @@ import threading
 from array import array
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from threading import get_ident
 from time import perf_counter_ns
 from typing import Any
 
@@ -36,6 +37,7 @@ import numpy as np
 
 from .loopstate import LoopSnapshots
 from .records import TimelineData
+from .taskfactory import factory_task_class
 from .timeline import Timeline
 from .validate import check_int
 
@@ -71,7 +73,8 @@ class _Recording:
         self.tasks: list[asyncio.Task] = []
         self.created: list[int] = []  # creation time per lane, or -1 if not seen
         self.main_task: asyncio.Task | None = None
-        self.jobs: list[tuple[int, int, int, threading.Thread]] = []
+        # per job: submitted, started, finished, the thread's ident and its pool
+        self.jobs: list[tuple[int, int, int, int, ThreadPoolExecutor]] = []
         self.t_start = self.t_end = 0
         self.xray: LoopSnapshots | None = None
 
@@ -94,14 +97,16 @@ class _Recording:
         self.created.append(created)
         return lane
 
-    def run_job(self, t_submit: int, fn: Any, args: tuple, kwargs: dict) -> Any:
-        """Run one pool job in its worker thread, noting when and where it ran."""
+    def run_job(self, pool: ThreadPoolExecutor, t_submit: int, fn: Any, args: tuple,
+                kwargs: dict) -> Any:
+        """Run one pool job in its worker thread, noting when and where it ran (the thread
+        by its ident: its name is looked up once, when the timeline is made)."""
         t_begin = perf_counter_ns()
         try:
             return fn(*args, **kwargs)
         finally:
             # One tuple per job (not per step), appended atomically from any thread.
-            self.jobs.append((t_submit, t_begin, perf_counter_ns(), threading.current_thread()))
+            self.jobs.append((t_submit, t_begin, perf_counter_ns(), get_ident(), pool))
 
 
 def _recording_run(self: asyncio.Handle, _clock=perf_counter_ns, _active=_ACTIVE,
@@ -187,7 +192,7 @@ class TracedThreadPool(ThreadPoolExecutor):
         rec = _ACTIVE.get()
         if rec is None or rec.loop is _CLOSED:
             return super().submit(fn, *args, **kwargs)
-        return super().submit(rec.run_job, perf_counter_ns(), fn, args, kwargs)
+        return super().submit(rec.run_job, self, perf_counter_ns(), fn, args, kwargs)
 
 
 def traced_pool(max_workers: int, *, name: str = "worker") -> TracedThreadPool:
@@ -199,39 +204,6 @@ def traced_pool(max_workers: int, *, name: str = "worker") -> TracedThreadPool:
     return TracedThreadPool(max_workers=max_workers, thread_name_prefix=name)
 
 
-class _KeepNameTask(asyncio.Task):
-    """A Task that ignores ``set_name(None)``: CPython 3.13.0's ``create_task`` calls it on
-    every task made through a task factory, renaming it "None" (fixed in later releases)."""
-
-    def set_name(self, value: object) -> None:
-        if value is not None:
-            super().set_name(value)
-
-
-_RENAMES_TO_NONE: bool | None = None
-
-
-def _factory_renames_to_none() -> bool:
-    """Does this Python's ``create_task`` rename factory-made tasks to "None"? (Asked once.)"""
-    global _RENAMES_TO_NONE
-    if _RENAMES_TO_NONE is None:
-
-        async def probe() -> bool:
-            loop = asyncio.get_running_loop()
-            loop.set_task_factory(lambda loop, coro, **kw: asyncio.Task(coro, loop=loop, **kw))
-            task = asyncio.create_task(asyncio.sleep(0))
-            await task
-            return task.get_name() == "None"
-
-        answer: list[bool] = []
-        # Its own thread and loop: the caller's loop is running and must not be touched.
-        thread = threading.Thread(target=lambda: answer.append(asyncio.run(probe())))
-        thread.start()
-        thread.join()
-        _RENAMES_TO_NONE = answer[0]
-    return _RENAMES_TO_NONE
-
-
 @contextlib.contextmanager
 def _attach(rec: _Recording, loop: asyncio.AbstractEventLoop) -> Iterator[None]:
     """Record ``loop``: note task creation times, trace its default executor."""
@@ -239,7 +211,7 @@ def _attach(rec: _Recording, loop: asyncio.AbstractEventLoop) -> Iterator[None]:
     if rec.main_task is not None and id(rec.main_task) not in rec.lane_of:
         rec.register(rec.main_task, -1)  # the code of the block itself: first lane
     previous_factory = loop.get_task_factory()
-    task_class = _KeepNameTask if _factory_renames_to_none() else asyncio.Task
+    task_class = factory_task_class()
 
     def factory(loop, coro, **kwargs):
         if previous_factory is None:
@@ -364,10 +336,14 @@ def _timeline_data(rec: _Recording) -> TimelineData:
     jobs = list(rec.jobs)
     thread_index: dict[Any, int] = {}
     threads: list[str] = []
+    named: dict[Any, dict[int, str]] = {}  # pool -> its threads' names by ident
     for job in sorted(jobs, key=lambda j: j[1]):
-        if job[3] not in thread_index:
-            thread_index[job[3]] = len(threads)
-            threads.append(job[3].name)
+        key = job[3], job[4]
+        if key not in thread_index:
+            if job[4] not in named:  # a pool keeps its (finished) threads: read, not written
+                named[job[4]] = {t.ident: t.name for t in list(job[4]._threads)}
+            thread_index[key] = len(threads)
+            threads.append(named[job[4]].get(job[3], f"thread {job[3]}"))
     job_ms = (np.array([j[:3] for j in jobs], dtype=np.int64).reshape(-1, 3) - t0) / 1e6
     return TimelineData(
         wall_ms=(rec.t_end - t0) / 1e6,
@@ -382,6 +358,6 @@ def _timeline_data(rec: _Recording) -> TimelineData:
         job_submit=job_ms[:, 0],
         job_start=job_ms[:, 1],
         job_end=job_ms[:, 2],
-        job_thread=[thread_index[j[3]] for j in jobs],
+        job_thread=[thread_index[j[3], j[4]] for j in jobs],
         xray=None if rec.xray is None else rec.xray.data(n, t0),
     )
