@@ -45,10 +45,11 @@ def _run_plain(n: int, k: int, log: list | None = None) -> float:
     return asyncio.run(main())
 
 
-def _run_recorded(n: int, k: int, log: list | None = None) -> tuple[float, int]:
+def _run_recorded(n: int, k: int, log: list | None = None, xray: bool = False
+                  ) -> tuple[float, int]:
     async def main() -> tuple[float, int]:
         t0 = time.perf_counter()
-        with asynclab.record() as tl:
+        with asynclab.record(xray=xray) as tl:
             await _gather(n, k, log)
         dt = time.perf_counter() - t0  # includes turning the record into a Timeline
         return dt, len(tl.step_start)
@@ -147,7 +148,8 @@ def recorder_overhead(n: int, k: int, reps: int) -> dict:
     steps = n * (k + 1)
     tracer = _make_viztracer()
     monitoring = sys.version_info >= (3, 12)
-    variants = {"plain": lambda: _run_plain(n, k), "record": lambda: _run_recorded(n, k)[0]}
+    variants = {"plain": lambda: _run_plain(n, k), "record": lambda: _run_recorded(n, k)[0],
+                "record(xray=True)": lambda: _run_recorded(n, k, xray=True)[0]}
     if tracer is not None:
         variants["viztracer"] = lambda: _run_viztracer(tracer, n, k)
     if monitoring:
@@ -181,6 +183,9 @@ def recorder_overhead(n: int, k: int, reps: int) -> dict:
     log = []
     _run_recorded(n, k, log)
     logs["record"] = log
+    log = []
+    _run_recorded(n, k, log, xray=True)
+    logs["record(xray=True)"] = log
     if tracer is not None:
         log = []
         _run_viztracer(tracer, n, k, log)

@@ -4,7 +4,8 @@
     .venv/bin/python bench/run.py --quick      # tiny sizes (the smoke test's run)
     .venv/bin/python bench/run.py --only drawing
 
-Sections: recorder, pool, drawing, memory, fidelity, notebooks. Each row says what was
+Sections: recorder, pool, drawing, memory, fidelity, notebooks. ``--only recorder --only
+pool --only memory`` measures the recorder's costs alone (about a minute). Each row says what was
 measured, the value, the goal and "pass", "miss", "info" (no goal) or "skip".
 Timings are minima over interleaved repetitions: other programs can only slow a run down.
 """
@@ -87,6 +88,10 @@ def section_recorder(sz: Sizes, notes: list[str]) -> list[Row]:
     rows.append(Row("recorder", "record(): extra per step",
                     f"{rec['extra_us']:+.2f} us (x{rec['ratio']:.2f}; paired median "
                     f"{rec['paired_extra_us']:+.2f})", "< 0.5 us", verdict(rec["extra_us"] < 0.5)))
+    xr = r["record(xray=True)"]
+    rows.append(Row("recorder", "record(xray=True): extra per step (ready queue + timers noted)",
+                    f"{xr['extra_us']:+.2f} us (x{xr['ratio']:.2f}; paired median "
+                    f"{xr['paired_extra_us']:+.2f})", "-", "info"))
     if r["has_viztracer"]:
         viz = r["viztracer"]
         times = viz["extra_us"] / rec["extra_us"] if rec["extra_us"] > 0 else math.inf
@@ -109,8 +114,12 @@ def section_recorder(sz: Sizes, notes: list[str]) -> list[Row]:
     rows.append(Row("recorder", "step order, plain vs record() (logged per step)",
                     f"{'identical' if same['record'] else 'DIFFERENT'} over {r['order_steps']:,} steps",
                     "identical", verdict(same["record"])))
+    xsame = same["record(xray=True)"]
+    rows.append(Row("recorder", "step order, plain vs record(xray=True)",
+                    f"{'identical' if xsame else 'DIFFERENT'} over {r['order_steps']:,} steps",
+                    "identical", verdict(xsame)))
     others = ", ".join(f"{k}: {'identical' if v else 'different'}" for k, v in same.items()
-                       if k != "record")
+                       if not k.startswith("record"))
     if others:
         notes.append(f"Step order under the other tracers: {others}.")
     return rows

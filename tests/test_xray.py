@@ -1,6 +1,7 @@
 """record(xray=True): what the loop held at each step, against ground truths; the widget."""
 
 import asyncio
+import contextvars
 import threading
 import time
 
@@ -225,6 +226,7 @@ def test_a_long_queue_is_capped_per_step_with_its_full_length_kept():
 
     tl, _ = recorded(body)
     first = steps_of(tl, "t0")[0]
+    assert tl.xray_at(first).sleepers_len == 0
     x = tl.xray_at(first)
     assert len(x.queue) == CAP and x.queue_len == n - 1
     assert list(x.ready) == [f"t{i}" for i in range(1, CAP + 1)]
@@ -258,6 +260,23 @@ def test_bad_arguments_are_refused_with_clear_errors():
         TimelineData(1.0, [], [], [], [], [], [], [], [], [], [], [], xray={})
     with pytest.raises(ValueError, match="offset"):
         XRayData(16, [], [0], [], [0, 0], [0], [], [], [])
+
+
+def test_many_sleepers_are_capped_earliest_first():
+    n = CAP + 10
+
+    async def nap(i):
+        await asyncio.sleep(0.05 + i * 0.001)
+
+    async def body(log):
+        await asyncio.gather(*(asyncio.create_task(nap(i), name=f"s{i}") for i in range(n)),
+                             asyncio.create_task(hop(3), name="H"))
+
+    tl, _ = recorded(body)
+    x = tl.xray_at(steps_of(tl, "H")[1])  # every napper asleep by now
+    # Beyond the cap the timers are not looked at: the runner's own time limit is counted.
+    assert n <= x.sleepers_len <= n + 1 and len(x.sleepers) == CAP
+    assert [s.name for s in x.sleepers] == [f"s{i}" for i in range(CAP)]
 
 
 def test_x_ray_arrays_are_read_only():
@@ -316,7 +335,9 @@ def test_only_the_experiments_handles_show_and_plain_timers_by_their_name():
         try:
             with asynclab.record(xray=True) as tl:
                 inside = loop.call_later(5, print, "never either")
-                await asyncio.gather(asyncio.create_task(hop(1), name="A"))
+                a = asyncio.create_task(hop(1), name="A")
+                loop.call_soon(len, "", context=contextvars.Context())  # not the experiment's
+                await asyncio.gather(a)
                 inside.cancel()
         finally:
             outside.cancel()
@@ -324,6 +345,7 @@ def test_only_the_experiments_handles_show_and_plain_timers_by_their_name():
 
     tl = asynclab.run(main())
     x = tl.xray_at(0)
+    assert x.running == "A" and x.queue == () and x.queue_len == 0  # len() left out
     assert [(s.name, s.task) for s in x.sleepers] == [("print", False)]
     assert x.sleepers_len == 1  # the runner's time limit and the outside timer not counted
     assert 4990 < x.sleepers[0].wake_ms < 5100
