@@ -276,3 +276,22 @@ def test_recording_keeps_the_default_task_names():
     name, tl = asynclab.run(main())
     assert name.startswith("Task-")
     assert tl.task_names[1:] == [name, "named"]
+
+
+def test_jobs_of_two_pools_keep_their_threads_names_even_after_the_pools_shut_down():
+    async def main():
+        loop = asyncio.get_running_loop()
+        with asynclab.record() as tl:
+            with asynclab.traced_pool(2, name="first") as a:
+                await asyncio.gather(*(loop.run_in_executor(a, time.sleep, 0.002) for _ in range(4)))
+            with asynclab.traced_pool(1, name="second") as b:  # may reuse a dead thread's ident
+                await asyncio.gather(*(loop.run_in_executor(b, time.sleep, 0.001) for _ in range(3)))
+            await asyncio.to_thread(time.sleep, 0.001)
+        return tl
+
+    tl = asynclab.run(main())
+    jobs = tl.jobs
+    assert len(jobs) == 8
+    assert sorted({j.thread for j in jobs[:4]}) in (["first_0"], ["first_0", "first_1"])
+    assert {j.thread for j in jobs[4:7]} == {"second_0"}
+    assert jobs[7].thread.startswith("asyncio_")
