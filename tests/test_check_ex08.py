@@ -99,7 +99,7 @@ def test_ex08_charge():
     hints(check.ex08_charge(no_lock), "same `async with budget['lock']`")
     hints(check.ex08_charge(lock_only_the_update), "same `async with budget['lock']`")
     hints(check.ex08_charge(never_grants), "expected 3 charges")
-    hints(check.ex08_charge(no_audit), "await audit()")
+    hints(check.ex08_charge(no_audit), "for every charge granted")
     hints(check.ex08_charge(audit_outside_the_lock), "was free")
     hints(check.ex08_charge(update_then_audit), "before the update")
     passes(check.ex08_charge(other_shape))
