@@ -87,13 +87,15 @@ def short_name(callback: Any) -> str:
 class LoopSnapshots:
     """Flat per-step buffers of the ready queue and the timers (see the module docstring).
 
-    ``lane(owner, context)`` is the recorder's: the lane of a recorded task, else None;
-    ``mine(context)`` says whether a handle's context carries the recording.
+    A handle is the experiment's if its context maps ``var`` to ``recording``;
+    ``lane_of`` is the recorder's ``id(task) -> lane``, and ``lane(owner, context)`` its
+    slower look-up that also adopts a recorded task not seen yet (else None).
     """
 
-    def __init__(self, lane: Any, mine: Any, task_types: tuple[type, ...],
-                 cap: int = CAP) -> None:
-        self.lane, self.mine, self.task_types, self.cap = lane, mine, task_types, cap
+    def __init__(self, var: Any, recording: Any, lane_of: dict[int, int], lane: Any,
+                 task_types: tuple[type, ...], cap: int = CAP) -> None:
+        self.var, self.recording, self.lane_of, self.lane = var, recording, lane_of, lane
+        self.task_types, self.cap = task_types, cap
         self.names: dict[str, int] = {}
         self.ready_at, self.ready_code, self.ready_len = array("q", [0]), array("i"), array("i")
         self.sleep_at, self.sleep_code, self.sleep_len = array("q", [0]), array("i"), array("i")
@@ -115,14 +117,17 @@ class LoopSnapshots:
 
     def take(self, loop: Any) -> None:
         """Note the loop's ready queue and earliest timers (called before each step)."""
-        codes, mine = self.ready_code, self.mine
+        codes, var, me, lane_of = self.ready_code, self.var, self.recording, self.lane_of
         skipped = 0
         for handle in islice(loop._ready, self.cap):
-            if handle._cancelled or not mine(handle._context):
+            context = handle._context
+            if handle._cancelled or context.get(var) is not me:
                 skipped += 1
                 continue
             cb = handle._callback
-            codes.append(self._owner_code(getattr(cb, "__self__", None), handle._context, cb))
+            owner = getattr(cb, "__self__", None)
+            lane = lane_of.get(id(owner))  # the common case, inline: a recorded task
+            codes.append(self._owner_code(owner, context, cb) if lane is None else lane)
         self.ready_at.append(len(codes))
         self.ready_len.append(len(loop._ready) - skipped)
         self._timers(loop)
@@ -142,7 +147,7 @@ class LoopSnapshots:
                 if child < len(heap):
                     heappush(frontier, (heap[child]._when, child))
             timer = heap[i]
-            if timer._cancelled or not self.mine(timer._context):
+            if timer._cancelled or timer._context.get(self.var) is not self.recording:
                 skipped += 1
                 continue
             wake_ns = round(when * 1e9) + offset

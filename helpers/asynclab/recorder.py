@@ -78,10 +78,6 @@ class _Recording:
         self.t_start = self.t_end = 0
         self.xray: LoopSnapshots | None = None
 
-    def owns(self, context: Any) -> bool:
-        """Does a handle's ``context`` carry this recording? (Used by the x-ray.)"""
-        return context.get(_ACTIVE) is self
-
     def lane_in(self, owner: Any, context: Any) -> int | None:
         """The lane of ``owner`` if it is a task of this recording (seen now if its handle's
         ``context`` carries this recording), else None. Used by the x-ray."""
@@ -287,7 +283,7 @@ def record(*, xray: bool = False) -> Iterator[Timeline]:
         raise TypeError(f"xray must be True or False, got {xray!r}")
     rec = _Recording()
     if xray:
-        rec.xray = LoopSnapshots(rec.lane_in, rec.owns, _TASK_TYPES)
+        rec.xray = LoopSnapshots(_ACTIVE, rec, rec.lane_of, rec.lane_in, _TASK_TYPES)
     timeline = Timeline()
     try:
         loop = asyncio.get_running_loop()
