@@ -1,5 +1,4 @@
-"""asynclab.check.ex08: the checks of notebook 08 (the capstone): a budget charged under a
-lock held across an ``await``, and keeping the results of the tasks that finished."""
+"""The checks of notebook 08 · Capstone: a charge under a lock held across an await; keep."""
 
 from __future__ import annotations
 
