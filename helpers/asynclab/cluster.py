@@ -25,8 +25,9 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Executor, ProcessPoolExecutor
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
+from .machine_load import CpuRound, OtherPrograms, best_rounds, other_programs
 from .palette import SERIES
 from .plotting import add_lanes, add_legend, hbars, new_figure, styled
 from .records import Span
@@ -145,99 +146,22 @@ def warm_up(pools: Mapping[str, Executor], workers: int) -> None:
         list(pool.map(timed_job, [0] * workers))
 
 
-def _our_cpu_s(me: Any) -> float:
-    """CPU seconds used so far by this process and every process it started."""
-    import psutil
-
-    total = 0.0
-    for p in [me, *me.children(recursive=True)]:
-        with contextlib.suppress(psutil.Error):
-            t = p.cpu_times()
-            total += t.user + t.system
-    return total
-
-
-def _machine_busy_s() -> float:
-    """CPU seconds the whole machine has been busy (all programs, all cores)."""
-    import psutil
-
-    t = psutil.cpu_times()
-    return sum(getattr(t, f, 0.0) for f in ("user", "system", "nice", "irq", "softirq"))
-
-
-class OtherPrograms:
-    """What ``other_programs()`` measured: ``cores``, the CPU other programs on the machine
-    used during the block (their CPU seconds / wall seconds), and ``free``, the usable
-    cores (``workloads.usable_cores()``) minus that."""
-
-    cores: float = 0.0
-    free: float = 0.0
-
-    def __repr__(self) -> str:
-        return f"OtherPrograms(cores={self.cores:.2f}, free={self.free:.2f})"
-
-
-@contextlib.contextmanager
-def other_programs() -> Iterator[OtherPrograms]:
-    """Measure how many cores the machine's other programs (not this process, not the
-    processes it started) used while the ``with`` block ran: a busy shared machine can
-    take away the cores an experiment needs, and a check can then say so."""
-    import psutil
-
-    from .workloads import usable_cores
-
-    me, seen = psutil.Process(), OtherPrograms()
-    busy0, ours0, t0 = _machine_busy_s(), _our_cpu_s(me), time.perf_counter()
-    try:
-        yield seen
-    finally:
-        wall = max(time.perf_counter() - t0, 1e-9)
-        others = (_machine_busy_s() - busy0) - (_our_cpu_s(me) - ours0)
-        seen.cores = max(0.0, others / wall)
-        seen.free = usable_cores() - seen.cores
-
-
-class CpuRound(NamedTuple):
-    """One executor's round of CPU jobs: ms of wall time per task, the cores its jobs used
-    (their CPU time / wall time) and the cores other programs used meanwhile."""
-
-    ms_per_task: float
-    used: float
-    others: float
-
-
-def _cpu_round(executor: Executor, jobs_ms: list[float], me: Any) -> CpuRound:
-    busy0, ours0, t0 = _machine_busy_s(), _our_cpu_s(me), time.perf_counter()
-    timings = list(executor.map(timed_job, jobs_ms))
-    wall = time.perf_counter() - t0
-    others = (_machine_busy_s() - busy0) - (_our_cpu_s(me) - ours0)
-    return CpuRound(wall * 1e3 / len(jobs_ms), sum(t.cpu_ns for t in timings) / 1e9 / wall,
-                    max(0.0, others / wall))
-
-
 def best_cpu_rounds(pools: Mapping[str, Executor], jobs_ms: Iterable[float], *,
                     parallel: float, threads: str = "threads", rounds: int = 5) -> dict[str, CpuRound]:
     """Run the CPU jobs ``jobs_ms`` (``timed_job``) on each pool in turn, and keep each
     pool's fastest round: other programs can only slow a run down. Stops early, after a
     round in which some pool other than ``threads`` beat the threads by at least half the
     ideal gain (``parallel`` cores: ``(1 + parallel) / 2`` times), else after ``rounds``."""
-    import psutil
-
-    jobs_ms = [check_number("jobs_ms", ms, 0, 60_000) for ms in jobs_ms]
-    rounds = check_int("rounds", rounds, 1, 50)
     parallel = check_number("parallel", parallel, 1, 1024)
-    if threads not in pools or not jobs_ms:
-        raise ValueError(f"pools must include {threads!r} and jobs_ms at least one job")
-    me, best = psutil.Process(), {}
-    for _ in range(rounds):
-        for name, pool in pools.items():
-            result = _cpu_round(pool, jobs_ms, me)
-            if name not in best or result.ms_per_task < best[name].ms_per_task:
-                best[name] = result
+    if not isinstance(pools, Mapping) or threads not in pools:
+        raise ValueError(f"pools must include {threads!r}")
+
+    def enough(best: dict[str, CpuRound], _: int) -> bool:
         others = [r.ms_per_task for n, r in best.items() if n != threads]
-        if others and min(others) * (1 + parallel) / 2 <= best[threads].ms_per_task:
-            break
-    return best
+        return bool(others) and min(others) * (1 + parallel) / 2 <= best[threads].ms_per_task
+
+    return best_rounds(pools, timed_job, jobs_ms, rounds=rounds, enough=enough,
+                       better=lambda new, kept: new.ms_per_task < kept.ms_per_task)
 
 
 @contextlib.contextmanager

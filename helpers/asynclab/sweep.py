@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from .machine_load import CpuRound, best_rounds
 from .palette import COLORS, SERIES
 from .plotting import add_legend, new_figure, styled
 from .validate import check_callable, check_int, check_number
@@ -213,70 +214,20 @@ def payload_job(payload: Any) -> int:
 
 # -- CPU work on several pools, measured against the machine's load ------------------------
 
-class CpuRound(NamedTuple):
-    """One pool's round of CPU jobs: the cores its jobs used (their CPU time / wall time),
-    the wall time in ms, and the cores other programs used meanwhile (the machine's busy
-    time minus this process's and its children's, over the wall time)."""
-
-    cores_used: float
-    wall_ms: float
-    others: float
-
-
-def _our_cpu_s(me: Any) -> float:
-    """CPU seconds used so far by this process and every process it started."""
-    import psutil
-
-    total = 0.0
-    for p in [me, *me.children(recursive=True)]:
-        with contextlib.suppress(psutil.Error):
-            t = p.cpu_times()
-            total += t.user + t.system
-    return total
-
-
-def _machine_busy_s() -> float:
-    """CPU seconds the whole machine has been busy (all programs, all cores)."""
-    import psutil
-
-    t = psutil.cpu_times()
-    return sum(getattr(t, f, 0.0) for f in ("user", "system", "nice", "irq", "softirq"))
-
-
-def _cpu_round(pool: Executor, jobs_ms: list[float], me: Any) -> CpuRound:
-    from .workloads import timed_burn
-
-    busy0, ours0, t0 = _machine_busy_s(), _our_cpu_s(me), time.perf_counter()
-    spans = list(pool.map(timed_burn, jobs_ms))
-    wall = time.perf_counter() - t0
-    others = (_machine_busy_s() - busy0) - (_our_cpu_s(me) - ours0)
-    return CpuRound(sum(s.cpu_ns for s in spans) / 1e9 / wall, wall * 1e3, max(0.0, others / wall))
-
-
 def cpu_rounds(pools: Mapping[str, Executor], jobs_ms: Iterable[float], *, goal: float,
                rounds: int = 6) -> dict[str, CpuRound]:
     """Run the CPU jobs ``jobs_ms`` (``workloads.timed_burn``, ``pool.map``) on each pool in
     turn, so all see the same machine load, and keep each pool's round that used the most
     cores: other programs can only slow a run down. At least two rounds; stops as soon as
     some pool reached ``goal`` cores, else after ``rounds``."""
-    import psutil
+    from .workloads import timed_burn
 
-    if not isinstance(pools, Mapping) or not pools:
-        raise TypeError("pools must be a non-empty dict of name -> executor")
-    jobs_ms = [check_number("jobs_ms[]", ms, 0, 60_000) for ms in jobs_ms]
-    if not jobs_ms:
-        raise ValueError("jobs_ms must hold at least one job")
     goal = check_number("goal", goal, 0, 1024)
     rounds = check_int("rounds", rounds, 2, 50)
-    me, best = psutil.Process(), {}
-    for i in range(rounds):
-        for name, pool in pools.items():
-            result = _cpu_round(pool, jobs_ms, me)
-            if name not in best or result.cores_used > best[name].cores_used:
-                best[name] = result
-        if i >= 1 and max(r.cores_used for r in best.values()) >= goal:
-            break
-    return best
+    return best_rounds(
+        pools, timed_burn, jobs_ms, rounds=rounds,
+        better=lambda new, kept: new.cores_used > kept.cores_used,
+        enough=lambda best, i: i >= 1 and max(r.cores_used for r in best.values()) >= goal)
 
 
 def pickling_cost(pool: Executor, payload: Any, *, calls: int = 5) -> float:
