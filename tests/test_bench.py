@@ -19,6 +19,8 @@ EXPECTED = [
     ("recorder", "record() cheaper than viztracer by", ">= 5x"),
     ("recorder", "sys.monitoring recorder: extra per step", "-"),
     ("recorder", "step order, plain vs record()", "identical"),
+    ("recorder", "record(xray=True): extra per step", "-"),
+    ("recorder", "step order, plain vs record(xray=True)", "identical"),
     ("pool", "plain ThreadPoolExecutor", "-"),
     ("pool", "traced_pool in record(): extra per job", "< 3 us"),
     ("drawing", "tl.plot() + PNG, 1k spans", "-"),
