@@ -4,12 +4,17 @@
 - ``record()``: record what runs on the event loop and in thread pools, as a ``Timeline``.
 - ``traced_pool(n)``: a ``ThreadPoolExecutor`` whose jobs show on the timeline.
 - ``toolserver.serve()``: a real local HTTP tool server with latency, failures, 429s.
+- ``modelserver.serve()``: a local OpenAI-compatible model server, for ``openai.AsyncOpenAI``.
+- ``mcp_tools.serve()``: the capstone's tools on a local MCP server.
+  Neither is imported with the package (importing ``mcp`` takes seconds):
+  ``from asynclab import modelserver, mcp_tools``.
 - ``heartbeat()``: a loop-lag meter.
 - ``xray(tl)``: step through a ``record(xray=True)`` timeline: the ready queue, the
   sleepers and the pools' queues at each step (why that task ran next).
 
 Instruments used by one notebook each live in their own modules: ``workloads`` (CPU
-jobs for process pools), ``races``, ``compare``, ``sweep``, ``pipeline``.
+jobs for process pools), ``races``, ``compare``, ``sweep``, ``pipeline``, ``agents_plot``,
+``cluster``. The exercises' checks are ``check``; the class grader is ``grade``.
 
 The lessons themselves (``gather``, ``Lock``, ``TaskGroup``...) stay in the notebooks.
 """
