@@ -155,8 +155,8 @@ def ex08_polite(fn: Any) -> Verdict:
     """``polite_complete(llm, model, prompt)``: 12 calls at once through the OpenAI SDK
     (``max_retries=0``) against a local model server allowing 3 requests per 0.05 s window
     that fails 20 % of its answers with a 5xx. Every call must be answered, no retry may
-    come before the reset its 429 named, and half must come 20 ms or more after it (a
-    jitter of up to 0.1 s puts the median near 50 ms; waiting exactly, near 0)."""
+    come before the reset its 429 named, and on average they must come 20 ms or more after
+    it (a jitter of up to 0.1 s puts the mean near 50 ms; waiting exactly, near 0)."""
     import openai
 
     from .. import modelserver
@@ -201,9 +201,12 @@ def ex08_polite(fn: Any) -> Verdict:
     if early:
         return hint(f"{early} retries came before the reset the server named: sleep "
                     "retry_after(e), the time the server names, before trying again")
-    late = sorted(delays)[len(delays) // 2] if delays else 0.0
+    # The mean, not the median: over the 9 or more retries of a run, a jitter of up to
+    # 0.1 s puts it near 50 ms and below 20 ms about once in a thousand runs (the median:
+    # once in fifty); waiting exactly puts it near 0.
+    late = sum(delays) / len(delays) if delays else 0.0
     if late < 0.2 * JITTER:
-        return hint(f"half the retries came back within {late * 1e3:.0f} ms of the reset, "
+        return hint(f"the retries came back {late * 1e3:.0f} ms after the reset on average, "
                     "all together: add a jitter, random.uniform(0, 0.1), to the wait")
     return ok(f"all 12 answered; {refused} x 429, retries spread by jitter")
 
