@@ -165,7 +165,7 @@ def section_memory(sz: Sizes, notes: list[str]) -> list[Row]:
     r = overhead.memory_per_step(sz.tasks, sz.yields, sz.mem_reps)
     return [
         Row("memory", f"peak bytes per recorded step ({r['steps']:,} steps, tracemalloc)",
-            f"{r['peak_per_step']:.1f} B", "< 64 B", verdict(r["peak_per_step"] < 64)),
+            f"{r['peak_per_step']:.1f} B", "<= 32 B", verdict(r["peak_per_step"] <= 32)),
         Row("memory", "kept per step while the Timeline is held",
             f"{r['kept_per_step']:.1f} B", "-", "info"),
     ]

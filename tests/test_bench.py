@@ -28,7 +28,7 @@ EXPECTED = [
     ("drawing", "tl.plot() + PNG, 100k spans", "< 0.2 s"),
     ("drawing", "tl.plot() + PNG, 1M spans", "-"),
     ("drawing", "broken_barh + PNG, 100k spans", "-"),
-    ("memory", "peak bytes per recorded step", "< 64 B"),
+    ("memory", "peak bytes per recorded step", "<= 32 B"),
     ("fidelity", "gather: 5 tasks, 100 ms, 3 awaits (nb 01 defaults)", ">= 0.9"),
     ("fidelity", "pool sweep:", (">= 0.9", "- (< 4 waves)")),
     ("notebooks", "nbval suite", "< 120 s"),
