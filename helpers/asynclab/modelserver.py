@@ -5,7 +5,7 @@ without the internet: ``openai.AsyncOpenAI(base_url=server.base_url,
 api_key=server.api_key)`` works against it unchanged. The model is ``SimulatedLLM``
 (``llm.py``): lognormal time to first token, tokens paced at a drawn rate, deterministic
 words from the seed and the request. Around it, what a hosted API does: fixed-window rate
-limits shared by all clients (``modelserver_limits``: 429 with ``retry-after`` and
+limits shared by all clients (``modelserver_rules``: 429 with ``retry-after`` and
 ``x-ratelimit-*`` headers), injected 500/503/529 at ``error_rate``, provider-shaped errors
 for bad input, and a client that goes away stops its generation. A Starlette app under
 uvicorn in a background thread (``serving``), stopped when the ``with`` block ends.
