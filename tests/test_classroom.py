@@ -1,7 +1,7 @@
 """The classroom load test (tools/classroom.py): K learners run the same notebook at once,
 each in a fresh kernel, and every copy must finish clean, no cell over 60 s.
 
-The load tests are marked ``classroom`` and run only when asked (about 20 minutes on two
+The load tests are marked ``classroom`` and run only when asked (about 4 minutes on two
 cores): ``ASYNCLAB_CLASSROOM=1 pytest -m classroom tests/test_classroom.py`` (CI does, on
 one Python), or ``make classroom`` for the table alone. The tool's own tests below (a
 failing assert, a cell over the limit, bad input) run in every ``make test``.
