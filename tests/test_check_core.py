@@ -169,3 +169,16 @@ def test_core_does_not_import_the_checks():
             imported += [node.module] if isinstance(node, ast.ImportFrom) else \
                 [a.name for a in node.names]
     assert not [m for m in imported if m and (m.startswith("ex") or "check" in m)], imported
+
+
+def test_numbers_from_numpy_are_numbers_and_quoted_numbers_are_told_so():
+    import numpy as np
+
+    assert core.is_number(np.int64(3)) and core.is_number(np.float32(0.5))
+    assert not core.is_number(True) and not core.is_number(np.bool_(True))
+    assert not core.is_number(float("nan")) and not core.is_number("3")
+    assert core.need_positive_ms(np.int64(40), "latency_ms") == 40.0
+    with pytest.raises(core.Stop) as stop:
+        core.need_positive_ms("40", "latency_ms")
+    assert "latency_ms must be a positive number of milliseconds, got the text '40': write " \
+        "it without quotes" in stop.value.verdict.message

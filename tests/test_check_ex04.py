@@ -3,12 +3,13 @@
 import asyncio
 
 import asynclab.check as check
+import numpy as np
 from asynclab.check import ex04
 from test_check_core import (
     hints,
     passes,
     short_timeout,  # noqa: F401 (autouse: a hanging answer costs a second)
-    )
+)
 
 
 def test_ex04_prediction():
@@ -77,7 +78,10 @@ def test_ex04_store_agent():
 def test_ex04_prediction_accepts_other_spellings_of_the_number():
     passes(check.ex04_prediction(100.0))
     passes(check.ex04_prediction(int("100")))
-    hints(check.ex04_prediction("100"), "must be a number")
+    passes(check.ex04_prediction(np.int64(100)))  # a number numpy computed
+    hints(check.ex04_prediction("100"), "without quotes")
+    hints(check.ex04_prediction("a hundred"), "must be a number, got 'a hundred'")
+    hints(check.ex04_prediction(np.bool_(True)), "must be a number")
 
 
 def test_ex04_increment_accepts_other_correct_shapes():

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import numbers
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
@@ -149,14 +150,29 @@ def close_coroutines(*values: Any) -> bool:
 
 
 def is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    """A finite real number: int, float, or numpy's (True and False are not numbers here)."""
+    return (isinstance(value, numbers.Real) and not isinstance(value, bool)
+            and type(value).__name__ != "bool_" and math.isfinite(value))
+
+
+def not_a_number(name: str, value: Any, wanted: str = "a number") -> str:
+    """The hint for ``name = value`` that is not ``wanted``; text that reads as a number
+    is told to lose its quotes."""
+    if isinstance(value, str):
+        try:
+            float(value)
+        except ValueError:
+            pass
+        else:
+            return f"{name} must be {wanted}, got the text {value!r}: write it without quotes"
+    return f"{name} must be {wanted}, got {value!r}"
 
 
 def need_positive_ms(value: Any, name: str) -> float:
     if value is None:
         raise Stop(todo(f"set {name} to a number of milliseconds"))
     if not is_number(value) or value <= 0:
-        raise Stop(hint(f"{name} must be a positive number of milliseconds, got {value!r}"))
+        raise Stop(hint(not_a_number(name, value, "a positive number of milliseconds")))
     return float(value)
 
 

@@ -13,6 +13,7 @@ from .core import (
     is_number,
     judged,
     need_function,
+    not_a_number,
     ok,
     run_learner,
     todo,
@@ -25,7 +26,7 @@ def ex04_prediction(predicted: Any) -> Verdict:
     if predicted is None:
         return todo("set predicted_final to a number")
     if not is_number(predicted):
-        return hint(f"predicted_final must be a number, got {predicted!r}")
+        return hint(not_a_number("predicted_final", predicted))
     state = {"counter": 0}
 
     async def increment(iterations):  # the tutorial's: an await between read and write

@@ -15,6 +15,7 @@ from .core import (
     is_number,
     judged,
     need_function,
+    not_a_number,
     ok,
     run_learner,
     todo,
@@ -52,7 +53,7 @@ def ex10_min_task(ms: Any, call_ms: Any = None, cost: Any = None) -> Verdict:
     if missing is not None:
         return missing
     if not is_number(ms) or ms <= 0:
-        return hint(f"min_task_ms must be a positive number of ms, got {ms!r}")
+        return hint(not_a_number("min_task_ms", ms, "a positive number of ms"))
     if not is_number(call_ms) or call_ms <= 0:
         return hint("nothing measured to check against: pass the notebook's measurement, "
                      "check.ex10_min_task(min_task_ms, CALL_MS, COST), after running section 3")
