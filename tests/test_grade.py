@@ -19,6 +19,7 @@ from asynclab.grade import Limits, grade_folder
 from asynclab.grade.__main__ import main
 from asynclab.grade.kernel import GradingKernel
 from asynclab.grade.lesson import exercises_by_lesson, lesson_of, read_submission
+from asynclab.grade.options import parse_lesson
 from asynclab.grade.probe import install
 from asynclab.grade.report import (
     Row,
@@ -306,6 +307,22 @@ def test_the_lesson_comes_from_the_content_not_the_name():
     assert lesson_of(untitled, LESSONS)[0] == "05"
     assert lesson_of(tiny("x = 1", title="# 42 · Nothing"), LESSONS) == (None, {})
     assert set(LESSONS["04"]) == {n for n in check.__all__ if n.startswith("ex04_")}
+
+
+def test_the_second_capstone_notebook_is_its_own_lesson():
+    # 08b's exercise is graded as 08b's, not as one of part one's columns (ex08_charge, ...).
+    assert LESSONS["08b"] == ["ex08b_polite"] and "ex08b_polite" not in LESSONS["08"]
+    part2 = tiny("print(check.ex08b_polite(polite_complete))",
+                 title="# 08b · Capstone, part 2: the model API under load")
+    assert lesson_of(part2, LESSONS) == ("08b", {1: ["ex08b_polite"]})
+    untitled = tiny("check.ex08b_polite(p)", title="notes")
+    assert lesson_of(untitled, LESSONS)[0] == "08b"
+    assert lesson_of(tiny("x = 1", title="# 08 · Capstone"), LESSONS)[0] == "08"
+    assert lesson_of(tiny("x = 1", title="# 08c · Nothing"), LESSONS)[0] is None
+    assert parse_lesson("8b", list(LESSONS)) == parse_lesson("08B", list(LESSONS)) == "08b"
+    assert parse_lesson("8", list(LESSONS)) == "08"
+    with pytest.raises(ValueError, match="lesson .--lesson. must be one of 00, 01, .*08, 08b"):
+        parse_lesson("8c", list(LESSONS))
 
 
 @pytest.mark.parametrize(("content", "name", "problem"), [

@@ -89,7 +89,7 @@ def test_notebook_is_saved_executed_in_order_without_errors_or_machine_paths(pat
 def test_notebook_follows_the_house_frame(path):
     nb = json.loads(path.read_text())
     text = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
-    assert re.search(r"^# \d\d · ", text, re.M), "title '# NN · ...'"
+    assert re.search(r"^# \d\d[a-z]? · ", text, re.M), "title '# NN · ...'"
     for heading in ("You will learn", "Time:", "Key points"):
         assert heading in text, f"missing '{heading}'"
     code = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")

@@ -19,7 +19,8 @@ from .ex04 import ex04_increment, ex04_prediction, ex04_store_agent
 from .ex05 import ex05_collect, ex05_fastest, ex05_retry
 from .ex06 import ex06_slow_calls, ex06_workers
 from .ex07 import ex07_backoff, ex07_bottleneck
-from .ex08 import ex08_charge, ex08_keep, ex08_polite
+from .ex08 import ex08_charge, ex08_keep
+from .ex08b import ex08b_polite
 from .ex09 import ex09_acquire_order, ex09_choices, ex09_gather
 from .ex10 import ex10_call_tool, ex10_min_task
 
@@ -46,7 +47,7 @@ __all__ = [
     "ex07_bottleneck",
     "ex08_charge",
     "ex08_keep",
-    "ex08_polite",
+    "ex08b_polite",
     "ex09_acquire_order",
     "ex09_choices",
     "ex09_gather",

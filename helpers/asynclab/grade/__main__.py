@@ -25,7 +25,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--memory-mb", default=str(MEMORY_MB), metavar="N",
                    help=f"the kernel's address-space limit in MiB, 0 for none (default {MEMORY_MB})")
     p.add_argument("--lesson", default=None, metavar="NN",
-                   help="the class's lesson (default: the one most submissions are)")
+                   help="the class's lesson, such as 04 or 08b (default: the one most submissions are)")
     return p
 
 

@@ -1,7 +1,8 @@
 """Which lesson a submission is, and which of its cells call which exercise checks.
 
-Read from the content, never from the file name: the first ``# NN · Title`` heading, and
-else the lesson most of its check calls belong to. The exercises of each lesson come from
+Read from the content, never from the file name: the first ``# NN · Title`` heading (a
+lesson is two digits and perhaps a letter: "04", "08b"), and else the lesson most of its
+check calls belong to. The exercises of each lesson come from
 ``asynclab.check.__all__`` (``exNN_name``), so a lesson's columns are known even when a
 submission is empty. Reading a file turns every way it can fail (empty, not JSON, JSON
 that is not a notebook, too large) into a short ``problem``, never an exception.
@@ -23,13 +24,14 @@ from .. import check
 __all__ = ["MAX_BYTES", "Submission", "exercises_by_lesson", "lesson_of", "read_submission"]
 
 MAX_BYTES = 50 * 1024 * 1024  # a learner's notebook with figures is a few MB
-_CHECK = re.compile(r"^ex(\d\d)_\w+$")
-_CALL = re.compile(r"\bex\d\d_\w+")
-_TITLE = re.compile(r"^ {0,3}#[ \t]+(\d{1,2})(?!\d)")
+_CHECK = re.compile(r"^ex(\d\d[a-z]?)_\w+$")
+_CALL = re.compile(r"\bex\d\d[a-z]?_\w+")
+_TITLE = re.compile(r"^ {0,3}#[ \t]+(\d{1,2})([a-z]?)(?!\w)")
 
 
 def exercises_by_lesson() -> dict[str, list[str]]:
-    """{"00": ["ex00_bridge", "ex00_concurrent"], ...}: every check, by its lesson."""
+    """{"00": ["ex00_bridge", "ex00_concurrent"], ..., "08b": ["ex08b_polite"], ...}: every
+    check, by its lesson."""
     lessons: dict[str, list[str]] = {}
     for name in check.__all__:
         if match := _CHECK.match(name):
@@ -65,7 +67,7 @@ def lesson_of(nb: Any, lessons: dict[str, list[str]]) -> tuple[str | None, dict[
         if cell.get("cell_type") == "markdown" and title is None:
             for line in text.splitlines():
                 if match := _TITLE.match(line):
-                    title = f"{int(match.group(1)):02d}"
+                    title = f"{int(match.group(1)):02d}{match.group(2)}"
                     break
         elif cell.get("cell_type") == "code":
             named = sorted({m.group(0) for m in _CALL.finditer(text)} & known)
@@ -73,7 +75,7 @@ def lesson_of(nb: Any, lessons: dict[str, list[str]]) -> tuple[str | None, dict[
                 calls[index] = named
     if title in lessons:
         return title, calls
-    votes = Counter(name[2:4] for names in calls.values() for name in names)
+    votes = Counter(_CHECK.match(name).group(1) for names in calls.values() for name in names)
     if votes:
         best = max(votes.values())
         return min(lesson for lesson, n in votes.items() if n == best), calls

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 
 __all__ = ["CELL_TIMEOUT", "MEMORY_MB", "NOTEBOOK_TIMEOUT", "Limits", "parse_lesson"]
@@ -73,10 +74,11 @@ class Limits:
 
 
 def parse_lesson(value: object, known: list[str]) -> str | None:
-    """``None``, or a lesson number as two digits ("4" and "04" give "04"), one of ``known``."""
+    """``None``, or a lesson as two digits and perhaps a letter ("4" and "04" give "04", "8b"
+    gives "08b"), one of ``known``."""
     if value is None:
         return None
-    text = str(value).strip()
-    if text.isdigit() and f"{int(text):02d}" in known:
-        return f"{int(text):02d}"
+    match = re.fullmatch(r"(\d{1,2})([a-zA-Z]?)", str(value).strip())
+    if match and f"{int(match.group(1)):02d}{match.group(2).lower()}" in known:
+        return f"{int(match.group(1)):02d}{match.group(2).lower()}"
     raise ValueError(f"lesson (--lesson) must be one of {', '.join(known)}, got {value!r}")

@@ -21,7 +21,7 @@ import asynclab.check as checks
 
 __all__ = ["CHECK_NAME", "install"]
 
-CHECK_NAME = re.compile(r"^ex\d\d_\w+$")
+CHECK_NAME = re.compile(r"^ex\d\d[a-z]?_\w+$")
 
 
 def _append(path: str, record: dict) -> None:
