@@ -362,7 +362,7 @@ def test_nothing_is_left_behind_also_when_the_block_raises(error, monkeypatch):
     assert root.handlers == handlers and root.level == level  # the SDK's basicConfig undone
 
 
-def test_it_runs_once_and_has_no_url_outside_its_block():
+def test_it_runs_once_and_has_no_url_before_its_block():
     server = mcp_tools.serve()
     with pytest.raises(RuntimeError, match="use it in a with-block"):
         _ = server.url
@@ -371,8 +371,8 @@ def test_it_runs_once_and_has_no_url_outside_its_block():
         assert repr(server).startswith(f"<DeskServer {server.url} running")
     with pytest.raises(RuntimeError, match="runs only once"):
         server.__enter__()
-    with pytest.raises(RuntimeError, match="use it in a with-block"):
-        _ = server.port
+    assert server.url.endswith("/mcp") and repr(server).startswith("<DeskServer stopped")
+    assert_refuses(server.port)  # the address it had, where nothing listens any more
 
 
 def test_a_port_in_use_is_reported_and_nothing_is_left(desk):

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import logging
 import os
@@ -39,9 +40,20 @@ from urllib.parse import quote
 import jsonschema  # noqa: F401
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.server.transport_security import DEFAULT_MAX_REQUEST_BODY_SIZE as MAX_BODY
 
 from . import serving
-from .validate import check_int, check_number
+from .http_door import (
+    MAX_HEAD,
+    ConnectionGate,
+    HttpError,
+    StrictH11Protocol,
+    check_head,
+    check_loopback,
+    json_refusals,
+    send_json,
+)
+from .validate import check_number
 
 __all__ = ["serve", "DeskServer", "TOOLS", "DESCRIPTIONS", "text"]
 
@@ -64,6 +76,7 @@ DB_TIMEOUT = 5.0  # seconds a query may run before query_db stops it
 STOP_GRACE = 0.5  # seconds calls in flight get to finish when the server stops
 START_TIMEOUT = 10.0  # seconds serve() waits for the server to come up
 PATH = "/mcp"  # the streamable HTTP endpoint
+MAX_CONNECTIONS = 4096  # open client connections; one more is answered 503
 SITE = "https://example.org/"  # where search's hits live (the lab has no internet)
 _WORDS = (
     "agent tool call loop task queue await result cache retry timeout worker plan "
@@ -104,9 +117,11 @@ def text(result: Any) -> str:
     return "\n".join(block.text for block in content if getattr(block, "type", "") == "text")
 
 
-class DeskServer:
+class DeskServer(serving.Served):
     """The server made by ``serve()``. Entering builds its database and starts its thread;
     leaving stops the server, its worker threads and removes the database."""
+
+    KIND = "the MCP server"
 
     def __init__(self, *, latency=0.05, legacy_latency=0.1, offload=True, port=0) -> None:
         self._latency = check_number("latency", latency, 0, MAX_LATENCY)
@@ -114,58 +129,39 @@ class DeskServer:
         if not isinstance(offload, bool):
             raise TypeError(f"offload must be True or False, got {offload!r}")
         self._offload = offload
-        self._port = check_int("port", port, 0, 65535)
+        super().__init__(port)
         self._lock = threading.Lock()  # guards the counters (read from other threads)
         self._in_flight = 0
         self._reset_counters()
         self._stopping = threading.Event()  # the stop, for the worker threads
         self._stop_event = asyncio.Event()  # the same, for the server's loop
         self._loop: asyncio.AbstractEventLoop | None = None  # the server's, once a call ran
-        self._stack = contextlib.ExitStack()
-        self._state = "new"  # -> running -> stopped
         self._db: str | None = None
+        self._gate = ConnectionGate(MAX_CONNECTIONS)
 
     # --- the Python side ------------------------------------------------------------
 
     @property
     def url(self) -> str:
-        """The MCP endpoint, ``http://127.0.0.1:PORT/mcp``, once entered."""
+        """The MCP endpoint, ``http://127.0.0.1:PORT/mcp``, once entered (see ``port``)."""
         return f"http://127.0.0.1:{self.port}{PATH}"
-
-    @property
-    def port(self) -> int:
-        """The port it listens on, once entered."""
-        if self._state != "running":
-            raise RuntimeError("the MCP server has no address: use it in a with-block")
-        return self._port
 
     @property
     def database(self) -> str | None:
         """The path of the sqlite file while running (None before and after)."""
         return self._db
 
-    def __enter__(self) -> DeskServer:
-        if self._state != "new":
-            raise RuntimeError("a DeskServer runs only once: call serve() again for a new one")
-        self._state = "starting"
-        try:
-            self._stack.callback(self._remove_database)
-            self._db = _build_database()
-            running = self._stack.enter_context(serving.serve(
-                self._build_app(), port=self._port, grace=STOP_GRACE,
-                start_timeout=START_TIMEOUT, log_level="error", name="asynclab.mcp_tools",
-            ))
-            self._stack.callback(self._cut_calls)  # first at the stop
-        except BaseException:
-            self._state = "stopped"
-            self._stack.close()
-            raise
-        self._port, self._state = running.port, "running"
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self._state = "stopped"
-        self._stack.close()
+    def _start(self, stack: contextlib.ExitStack) -> serving.Running:
+        stack.callback(self._remove_database)
+        self._db = _build_database()
+        running = stack.enter_context(serving.serve(
+            functools.partial(_door, self._build_app()), port=self._port, grace=STOP_GRACE,
+            start_timeout=START_TIMEOUT, log_level="error", name="asynclab.mcp_tools",
+            h11_max_incomplete_event_size=MAX_HEAD,
+            http=functools.partial(StrictH11Protocol, gate=self._gate, error_body=_rpc_error),
+        ))
+        stack.callback(self._cut_calls)  # first at the stop
+        return running
 
     def stats(self) -> dict:
         """Counters since start (or ``reset_stats``): ``calls`` each tool ran (arguments the
@@ -181,7 +177,7 @@ class DeskServer:
             self._reset_counters()
 
     def __repr__(self) -> str:
-        where = f" {self.url}" if self._state == "running" else ""
+        where = f" {self.url}" if self.running else ""
         return (f"<DeskServer{where} {self._state} latency={self._latency:g} "
                 f"legacy_latency={self._legacy_latency:g} offload={self._offload}>")
 
@@ -272,6 +268,32 @@ class DeskServer:
                 return _legacy_report(topic, seconds, self._stopping)  # blocks the loop
 
         return mcp.streamable_http_app(streamable_http_path=PATH)
+
+
+# --- the door: every refusal a JSON-RPC error, as the SDK words its own ------------------
+
+
+def _rpc_error(status: int, message: str) -> dict:
+    """A refusal in the SDK's words: a JSON-RPC error without a request id."""
+    code = -32700 if "JSON" in message and status == 400 else -32600  # parse error, invalid
+    return {"jsonrpc": "2.0", "id": None, "error": {"code": code, "message": message}}
+
+
+async def _door(app, scope, receive, send) -> None:
+    """Refuse at the door what the SDK would refuse (a bad head, another path, a foreign
+    Host or Origin) as JSON-RPC errors; turn the SDK's own plain-text refusals into JSON."""
+    if scope["type"] != "http":
+        return await app(scope, receive, send)  # lifespan
+    error = check_head(scope) or check_loopback(scope)
+    length = dict(scope["headers"]).get(b"content-length", b"0")
+    if error is None and scope["path"] != PATH:
+        error = HttpError(404, f"no MCP endpoint at {scope['path'][:100]!r}: it is {PATH}")
+    elif error is None and length.isdigit() and int(length) > MAX_BODY:  # answered, then
+        error = HttpError(413, "Request body too large", close=True)  # the body drained
+    if error is not None:
+        body = _rpc_error(error.status, str(error))
+        return await send_json(send, error.status, body, drain=receive if error.close else None)
+    await app(scope, receive, json_refusals(send, _rpc_error))
 
 
 # --- the tools' answers: deterministic, derived from the arguments ---------------------

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import itertools
 import json
 import random
 import re
@@ -29,6 +31,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from . import serving
+from .http_door import MAX_HEAD, ConnectionGate, StrictH11Protocol, check_head, send_json
 from .llm import SimulatedLLM
 from .modelserver_rules import ApiError, Chat, FixedWindows, no_model, parse_chat, read_json
 from .validate import check_int, check_number
@@ -36,6 +39,7 @@ from .validate import check_int, check_number
 __all__ = ["Attempt", "ModelServer", "serve"]
 
 STOP_GRACE = 0.25  # seconds open requests get to finish when the server stops
+MAX_CONNECTIONS = 4096  # open client connections; one more is answered 503
 #: The injected failures: status, message, error type (the SDK raises InternalServerError).
 FAILURES = ((500, "The server had an error while processing your request.", "server_error"),
             (503, "The engine is currently overloaded, please try again later.", "server_error"),
@@ -88,9 +92,11 @@ def serve(*, rpm: int | None = 50, tpm: int | None = None, error_rate: float = 0
                        reply_tokens=reply_tokens, model=model, api_key=api_key, port=port)
 
 
-class ModelServer:
+class ModelServer(serving.Served):
     """The server made by ``serve()``. Entering starts it; leaving stops it, cutting
     streams still open after ``STOP_GRACE`` seconds. It runs once."""
+
+    KIND = "the model server"
 
     def __init__(self, *, rpm, tpm, error_rate, seed, time_scale, ttft_median, ttft_p95,
                  tokens_per_s, tokens_per_s_sd, reply_tokens, model, api_key, port) -> None:
@@ -100,7 +106,8 @@ class ModelServer:
         self.reply_tokens = check_int("reply_tokens", reply_tokens, 1, 100_000)
         self.model = _check_text("model", model, _NAME, "1 to 100 letters, digits or ._:-")
         self.api_key = _check_text("api_key", api_key, _KEY, "1 to 200 printable ASCII characters")
-        self._port = check_int("port", port, 0, 65535)
+        super().__init__(port)
+        self._closing = False
         self._llm = SimulatedLLM(  # checks seed, time_scale and the latency model
             seed=seed, time_scale=time_scale, ttft_median=ttft_median, ttft_p95=ttft_p95,
             tokens_per_s=tokens_per_s, tokens_per_s_sd=tokens_per_s_sd, rpm=None,
@@ -112,8 +119,8 @@ class ModelServer:
         self._counts = dict.fromkeys(_COUNTERS, 0)
         self._attempts: list[Attempt] = []
         self._limits = FixedWindows(rpm=self.rpm, tpm=self.tpm, window_s=self.window_s)
-        self._state, self._closing, self._started = "new", False, False
-        self._stack = contextlib.ExitStack()
+        self._gate = ConnectionGate(MAX_CONNECTIONS)
+        self._error_ids = itertools.count(1)  # x-request-id of answers that are no attempt
         routes = [Route("/v1/chat/completions", self._completions, methods=["POST"]),
                   Route("/v1/models", self._models, methods=["GET"]),
                   Route("/v1/models/{model}", self._models, methods=["GET"])]
@@ -124,43 +131,20 @@ class ModelServer:
     # --- the Python side ------------------------------------------------------------
 
     @property
-    def port(self) -> int:
-        """The port it listens on, once entered."""
-        self._need_started()
-        return self._port
-
-    def _need_started(self) -> None:
-        if not self._started:
-            raise RuntimeError("the model server has no address yet: use it in a with-block")
-
-    @property
-    def url(self) -> str:
-        """``http://127.0.0.1:PORT``, once entered."""
-        return f"http://127.0.0.1:{self.port}"
-
-    @property
     def base_url(self) -> str:
         """What the SDK's ``base_url`` takes: ``http://127.0.0.1:PORT/v1``."""
         return self.url + "/v1"
 
-    def __enter__(self) -> ModelServer:
-        if self._state != "new":
-            raise RuntimeError("a ModelServer runs only once: call serve() again for a new one")
-        self._state = "running"
+    def _start(self, stack: contextlib.ExitStack) -> serving.Running:
         self._limits = FixedWindows(rpm=self.rpm, tpm=self.tpm, window_s=self.window_s)
-        try:
-            running = self._stack.enter_context(serving.serve(
-                self._door, port=self._port, grace=STOP_GRACE, log_level="error",
-                name="asynclab.modelserver"))
-        except BaseException:
-            self._state = "stopped"
-            raise
-        self._port, self._started = running.port, True
-        return self
+        return stack.enter_context(serving.serve(
+            self._door, port=self._port, grace=STOP_GRACE, log_level="error",
+            name="asynclab.modelserver", h11_max_incomplete_event_size=MAX_HEAD,
+            http=functools.partial(StrictH11Protocol, gate=self._gate, error_body=_error_body)))
 
     def __exit__(self, *exc_info: Any) -> None:
-        self._state, self._closing = "stopped", True  # streams cut now are not disconnects
-        self._stack.close()
+        self._closing = True  # streams cut now are not disconnects
+        super().__exit__(*exc_info)
 
     def stats(self) -> dict:
         """Counters since the start, and every chat-completion ``attempts`` (``Attempt``).
@@ -174,6 +158,9 @@ class ModelServer:
         when a client goes away).
         """
         with self._lock:
+            unparsable = self._gate.take_unparsable()  # refused before routing: count them
+            self._counts["requests"] += unparsable
+            self._counts["client_errors"] += unparsable
             return {**self._counts, "attempts": list(self._attempts)}
 
     def until_next_window(self) -> float:
@@ -184,7 +171,7 @@ class ModelServer:
         return self._limits.reset_at(self._limits.window_at(now)) - now
 
     def __repr__(self) -> str:
-        where = f" {self.base_url}" if self._started else ""
+        where = f" {self.base_url}" if self.running else ""
         return (f"<ModelServer{where} {self._state} model={self.model} rpm={self.rpm} "
                 f"tpm={self.tpm} error_rate={self.error_rate:g} time_scale={self.time_scale:g}>")
 
@@ -207,7 +194,12 @@ class ModelServer:
             return await self._app(scope, receive, send)  # lifespan
         self._count(requests=1, in_flight=1)
         try:
-            await self._app(scope, receive, send)
+            error = check_head(scope)
+            if error is None:
+                return await self._app(scope, receive, send)
+            self._count(client_errors=1)
+            await send_json(send, error.status, _error_body(error.status, str(error)),
+                            [(b"x-request-id", self._error_id().encode())], drain=receive)
         finally:
             self._count(in_flight=-1)
 
@@ -221,7 +213,11 @@ class ModelServer:
             error = ApiError(error.status_code, message, headers=allow)
         if error.status != 429 and error.status < 500:
             self._count(client_errors=1)
+        error.headers.setdefault("x-request-id", self._error_id())
         return error.response()
+
+    def _error_id(self) -> str:
+        return f"req_e{next(self._error_ids)}"
 
     def _check_key(self, request) -> None:
         given = request.headers.get("authorization", "")
@@ -259,7 +255,9 @@ class ModelServer:
             with self._lock:
                 failure = self._rng.choice(FAILURES) if self._rng.random() < self.error_rate else None
         except ApiError as error:
-            self._attempt(now, error.status, user, retry, error.headers.get("retry-after-ms"))
+            number = self._attempt(now, error.status, user, retry,
+                                   error.headers.get("retry-after-ms"))
+            error.headers["x-request-id"] = f"req_{number}"
             raise
         except ClientDisconnect:  # gone before its request was all there
             self._went_away()
@@ -353,6 +351,12 @@ class _ClosingStream(StreamingResponse):
 async def _disconnected(receive) -> None:
     while (await receive())["type"] != "http.disconnect":
         pass
+
+
+def _error_body(status: int, message: str) -> dict:
+    """A refusal at the door in the provider's shape (as ``ApiError.response`` writes it)."""
+    kind = "invalid_request_error" if status < 500 else "server_error"
+    return {"error": {"message": message, "type": kind, "param": None, "code": None}}
 
 
 def _sse(data: dict) -> bytes:

@@ -17,6 +17,8 @@ request larger than the whole token limit can never pass: it is refused without 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import json
 import math
@@ -24,7 +26,10 @@ import time
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
+from starlette.requests import ClientDisconnect
 from starlette.responses import JSONResponse
+
+from .http_door import LINGER
 
 __all__ = ["Admission", "ApiError", "Chat", "FixedWindows", "go_duration", "no_model",
            "parse_chat", "read_json"]
@@ -78,20 +83,37 @@ def no_model(name: str) -> ApiError:
 
 
 async def read_json(request) -> Any:
+    """The request's JSON body, or a 400 (not JSON) or 413 (over ``MAX_BODY``). Before a
+    413 the rest of the body is read and dropped (for up to ``LINGER`` s): a connection
+    closed with unread input is reset, and the reset would destroy the answer."""
     length = request.headers.get("content-length", "0")
-    too_big = ApiError(413, f"The request body is over {MAX_BODY} bytes.", code="request_too_large")
-    if length.isdigit() and int(length) > MAX_BODY:
-        raise too_big
-    body = b""
-    async for chunk in request.stream():
+    too_big = length.isdigit() and int(length) > MAX_BODY
+    body, chunks = b"", request.stream()
+    async for chunk in chunks if not too_big else _nothing():
         body += chunk
         if len(body) > MAX_BODY:
-            raise too_big
+            too_big = True
+            break
+    if too_big:
+        with contextlib.suppress(TimeoutError, ClientDisconnect):
+            async with asyncio.timeout(LINGER):
+                drained = 0
+                async for chunk in chunks:
+                    drained += len(chunk)
+                    if drained > 8 * MAX_BODY:
+                        break
+        raise ApiError(413, f"The request body is over {MAX_BODY} bytes.",
+                       code="request_too_large")
     try:
         return json.loads(body)
     except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         raise ApiError(400, "We could not parse the JSON body of your request. The body "
                             "must be one JSON object.", code="invalid_json") from None
+
+
+async def _nothing():
+    return
+    yield
 
 
 def _type_error(param: str, value: Any, expected: str) -> ApiError:

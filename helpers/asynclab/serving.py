@@ -4,6 +4,8 @@ The socket is bound here (127.0.0.1; port 0 picks a free one) and handed to uvic
 there is no race for the port. The server has its own loop in its own thread, so this works
 from scripts and from notebook cells. However the block ends, the server stops: requests
 still open after ``grace`` seconds are cut off unanswered, and no thread or socket is left.
+``Served`` is the run-once lifecycle the lab's servers share around it: enter starts,
+exit stops, and ``port``/``url`` exist once it has started.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import uvicorn
 
 from .validate import check_callable, check_int, check_number
 
-__all__ = ["serve", "Running"]
+__all__ = ["serve", "Running", "Served"]
 
 
 class Running(NamedTuple):
@@ -100,6 +102,64 @@ def serve(
                     warnings.warn(f"the server thread {name} did not stop", RuntimeWarning, 3)
         finally:
             sock.close()
+
+
+class Served:
+    """A server that runs once, in a ``with`` block: entering starts it (``_start`` enters
+    ``serve`` and whatever else it needs into the stack it is given, and returns the
+    ``Running``), leaving stops it, however the block ends; leaving again does nothing.
+    ``port`` and ``url`` exist once it has started. Subclasses name themselves in ``KIND``
+    (for messages) and keep their own counters."""
+
+    KIND = "the server"
+
+    def __init__(self, port: int) -> None:
+        self._port = check_int("port", port, 0, 65535)
+        self._state = "new"  # -> starting -> running -> stopped
+        self._started = False  # it came up (and so has had an address)
+        self._stack = contextlib.ExitStack()
+
+    def _start(self, stack: contextlib.ExitStack) -> Running:
+        raise NotImplementedError
+
+    @property
+    def running(self) -> bool:
+        """True inside its ``with`` block (started and not yet stopped)."""
+        return self._state == "running"
+
+    @property
+    def port(self) -> int:
+        """The port it listens on, once entered (after the stop, the port it had, where
+        nothing listens any more: a request there is refused)."""
+        self._need_started()
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:PORT``, once entered (see ``port``)."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def _need_started(self) -> None:
+        if not self._started:
+            raise RuntimeError(f"{self.KIND} has no address yet: use it in a with-block")
+
+    def __enter__(self):
+        if self._state != "new":
+            name = type(self).__name__
+            raise RuntimeError(f"a {name} runs only once: call serve() again for a new one")
+        self._state = "starting"
+        try:
+            running = self._start(self._stack)
+        except BaseException:
+            self._state = "stopped"
+            self._stack.close()
+            raise
+        self._port, self._state, self._started = running.port, "running", True
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self._state = "stopped"
+        self._stack.close()
 
 
 def _thread_main(server, sock, stop, stopping, grace, errors) -> None:

@@ -156,8 +156,10 @@ def serve(
     )
 
 
-class ToolServer:
+class ToolServer(serving.Served):
     """The server made by ``serve()``. Entering starts its thread; leaving stops everything."""
+
+    KIND = "the tool server"
 
     def __init__(
         self, *, latency=0.05, jitter=0.0, failure_rate=0.0, rate_limit=None, seed=0,
@@ -165,7 +167,7 @@ class ToolServer:
     ) -> None:
         self._settings = _check_settings(latency, jitter, failure_rate, rate_limit)
         self._seed = check_int("seed", seed, 0, 2**63 - 1)
-        self._port = check_int("port", port, 0, 65535)
+        super().__init__(port)
         self._gate = ConnectionGate(check_int("max_connections", max_connections, 1, 65536))
         self._lock = threading.Lock()  # guards settings, random draws, bucket and counters
         self._rng = random.Random(seed)
@@ -173,9 +175,6 @@ class ToolServer:
         self._tokens, self._refilled = 0.0, 0.0
         self._reset_bucket()
         self._reset_counters()
-        self._state = "new"  # -> running -> stopped
-        self._stack = contextlib.ExitStack()
-        self._started = False
         routes = [Route(path, self._endpoint(name, allowed))
                   for name, (path, allowed) in _ROUTES.items()]
         self._app = Starlette(routes=routes, exception_handlers={
@@ -184,39 +183,13 @@ class ToolServer:
 
     # --- the Python side: start, stop, configure, read the counters -------------------
 
-    @property
-    def port(self) -> int:
-        """The port it listens on, once entered."""
-        if not self._started:
-            raise RuntimeError("the tool server has no address yet: use it in a with-block")
-        return self._port
-
-    @property
-    def url(self) -> str:
-        """``http://127.0.0.1:PORT``, once entered."""
-        return f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> ToolServer:
-        if self._state != "new":
-            raise RuntimeError("a ToolServer runs only once: call serve() again for a new one")
-        self._state = "running"
-        try:
-            running = self._stack.enter_context(serving.serve(
-                self._door, port=self._port, grace=STOP_GRACE, start_timeout=START_TIMEOUT,
-                log_level="error", name="asynclab.toolserver",
-                http=functools.partial(StrictH11Protocol, gate=self._gate,
-                                       too_many=self._too_many),
-                h11_max_incomplete_event_size=MAX_HEAD,
-            ))
-        except BaseException:
-            self._state = "stopped"
-            raise
-        self._port, self._started = running.port, True
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        self._state = "stopped"
-        self._stack.close()
+    def _start(self, stack: contextlib.ExitStack) -> serving.Running:
+        return stack.enter_context(serving.serve(
+            self._door, port=self._port, grace=STOP_GRACE, start_timeout=START_TIMEOUT,
+            log_level="error", name="asynclab.toolserver",
+            http=functools.partial(StrictH11Protocol, gate=self._gate),
+            h11_max_incomplete_event_size=MAX_HEAD,
+        ))
 
     def configure(
         self, *, latency=_UNSET, jitter=_UNSET, failure_rate=_UNSET, rate_limit=_UNSET,
@@ -273,7 +246,7 @@ class ToolServer:
             self._reset_counters()
 
     def __repr__(self) -> str:
-        where = f" {self.url}" if self._started else ""
+        where = f" {self.url}" if self.running else ""
         options = " ".join(f"{k}={v}" for k, v in self.settings.items())
         return f"<ToolServer{where} {self._state} {options}>"
 
@@ -331,11 +304,6 @@ class ToolServer:
         with self._lock:
             self._client_errors += 1
         return JSONResponse({"error": str(error), "status": error.status}, error.status)
-
-    async def _too_many(self, scope, receive, send) -> None:
-        """The app for a connection over ``max_connections``."""
-        body = {"error": "too many connections", "status": 503}
-        await send_json(send, 503, body, drain=receive)
 
     def _endpoint(self, endpoint: str, allowed: frozenset):
         async def answer(request) -> JSONResponse:
