@@ -15,7 +15,7 @@ import httpx
 import pytest
 from asynclab import mcp_tools
 from test_mcp_tools import run, session
-from test_toolserver_clients import exchange
+from test_toolserver_clients import assert_quiet, exchange
 from waiting import wait_for
 
 STOP_BOUND = mcp_tools.STOP_GRACE + 1.0  # seconds the stop may take with clients stuck
@@ -69,7 +69,8 @@ def desk():
 
 
 @pytest.mark.parametrize("case", REFUSALS)
-def test_every_refusal_is_a_json_rpc_error_and_nothing_reaches_stderr(desk, case, capfd):
+def test_every_refusal_is_a_json_rpc_error_and_nothing_reaches_stderr(desk, case, capfd,
+                                                                       caplog):
     make, status, code, words = REFUSALS[case]
     got, headers, body = exchange(desk.port, make(desk))
     assert got == status, (got, body)
@@ -83,7 +84,7 @@ def test_every_refusal_is_a_json_rpc_error_and_nothing_reaches_stderr(desk, case
             return await s.call_tool("search", {"query": "still here"})
 
     assert not run(still_serving()).is_error
-    assert capfd.readouterr().err == ""
+    assert_quiet(capfd, caplog)
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
@@ -134,7 +135,7 @@ STALLS = {
 
 
 @pytest.mark.parametrize("case", STALLS)
-def test_a_stalled_client_does_not_block_others_or_the_stop(case, capfd):
+def test_a_stalled_client_does_not_block_others_or_the_stop(case, capfd, caplog):
     stalled = []
     with mcp_tools.serve(latency=0.0) as desk:
         for _ in range(3):
@@ -152,10 +153,10 @@ def test_a_stalled_client_does_not_block_others_or_the_stop(case, capfd):
     for sock in stalled:
         sock.close()
     assert took < STOP_BOUND, f"the stop took {took:.2f} s"
-    assert capfd.readouterr().err == ""
+    assert_quiet(capfd, caplog)
 
 
-def test_a_client_that_leaves_mid_call_leaves_the_server_serving(capfd):
+def test_a_client_that_leaves_mid_call_leaves_the_server_serving(capfd, caplog):
     with mcp_tools.serve(latency=0.0, legacy_latency=0.5) as desk:
         with httpx.Client(headers={"Accept": ACCEPT}, timeout=10) as http:
             opened = http.post(desk.url, json=INITIALIZE)
@@ -177,4 +178,4 @@ def test_a_client_that_leaves_mid_call_leaves_the_server_serving(capfd):
         start = time.perf_counter()
     assert time.perf_counter() - start < STOP_BOUND
     assert desk.stats()["calls"]["legacy_report"] == 1
-    assert capfd.readouterr().err == ""
+    assert_quiet(capfd, caplog)

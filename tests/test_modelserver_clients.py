@@ -17,7 +17,7 @@ import httpx
 import openai
 import pytest
 from asynclab import modelserver
-from test_toolserver_clients import exchange
+from test_toolserver_clients import assert_quiet, exchange
 from waiting import wait_for
 
 FAST = {"rpm": None, "error_rate": 0.0, "time_scale": 0.01}
@@ -69,7 +69,8 @@ REFUSALS = {  # request (given the server): status, error code
 
 
 @pytest.mark.parametrize("case", REFUSALS)
-def test_every_refusal_is_the_providers_json_with_a_request_id(server, case, capfd):
+def test_every_refusal_is_the_providers_json_with_a_request_id(server, case, capfd,
+                                                                 caplog):
     request, status, code = REFUSALS[case]
     got, headers, body = exchange(server.port, request(server))
     assert got == status, (got, body)
@@ -82,7 +83,7 @@ def test_every_refusal_is_the_providers_json_with_a_request_id(server, case, cap
         assert llm.chat.completions.create(model=server.model, messages=ask()).choices
     stats = server.stats()
     assert stats["client_errors"] == 1 and stats["requests"] == 2, stats
-    assert capfd.readouterr().err == ""
+    assert_quiet(capfd, caplog)
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
@@ -182,7 +183,7 @@ STALLS = {
 
 
 @pytest.mark.parametrize("case", STALLS)
-def test_a_stalled_client_does_not_block_others_or_the_stop(case, capfd):
+def test_a_stalled_client_does_not_block_others_or_the_stop(case, capfd, caplog):
     stalled = []
     with modelserver.serve(**SLOW) as server:
         for _ in range(3):
@@ -204,10 +205,10 @@ def test_a_stalled_client_does_not_block_others_or_the_stop(case, capfd):
         sock.close()
     assert took < STOP_BOUND, f"the stop took {took:.2f} s"
     assert server.stats()["in_flight"] == 0
-    assert capfd.readouterr().err == ""
+    assert_quiet(capfd, caplog)
 
 
-def test_clients_that_disconnect_mid_stream_are_counted_and_others_go_on(capfd):
+def test_clients_that_disconnect_mid_stream_are_counted_and_others_go_on(capfd, caplog):
     with modelserver.serve(**SLOW) as server:
         for _ in range(3):
             with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
@@ -228,4 +229,4 @@ def test_clients_that_disconnect_mid_stream_are_counted_and_others_go_on(capfd):
         answer = asyncio.run(main())
         stats = server.stats()
     assert stats["tokens_generated"] == produced + 5 and answer.usage.completion_tokens == 5
-    assert capfd.readouterr().err == ""
+    assert_quiet(capfd, caplog)
