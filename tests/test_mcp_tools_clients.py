@@ -5,6 +5,7 @@ is written to the kernel's stderr; a client that stalls or leaves mid-call neith
 others nor holds the stop. (The official client's own cases, listing tools, an unknown
 tool and wrong arguments, are in test_mcp_tools.py.)"""
 
+import asyncio
 import json
 import shutil
 import socket
@@ -179,3 +180,23 @@ def test_a_client_that_leaves_mid_call_leaves_the_server_serving(capfd, caplog):
     assert time.perf_counter() - start < STOP_BOUND
     assert desk.stats()["calls"]["legacy_report"] == 1
     assert_quiet(capfd, caplog)
+
+
+def test_200_concurrent_calls_on_two_servers_are_each_answered_and_counted_apart():
+    async def main(a, b):
+        async with session(a.url) as on_a, session(b.url) as on_b:
+            pages = asyncio.gather(*(on_a.call_tool("fetch_page", {"url": str(n)})
+                                     for n in range(200)))
+            hits = asyncio.gather(*(on_b.call_tool("search", {"query": f"q{n}", "n": 1})
+                                    for n in range(50)))
+            return await asyncio.gather(pages, hits)
+
+    with mcp_tools.serve(latency=0.02) as a, mcp_tools.serve(latency=0.02) as b:
+        assert a.port != b.port
+        pages, hits = run(main(a, b), timeout=60)
+        stats_a, stats_b = a.stats(), b.stats()
+    assert [mcp_tools.text(p).split(".")[0] for p in pages] == [f"Page {n}" for n in range(200)]
+    assert [h.structured_content["query"] for h in hits] == [f"q{n}" for n in range(50)]
+    assert stats_a["calls"] == {**dict.fromkeys(mcp_tools.TOOLS, 0), "fetch_page": 200}
+    assert stats_b["calls"] == {**dict.fromkeys(mcp_tools.TOOLS, 0), "search": 50}
+    assert stats_a["peak_in_flight"] > 1 and stats_a["in_flight"] == stats_b["in_flight"] == 0
