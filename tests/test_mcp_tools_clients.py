@@ -200,3 +200,29 @@ def test_200_concurrent_calls_on_two_servers_are_each_answered_and_counted_apart
     assert stats_a["calls"] == {**dict.fromkeys(mcp_tools.TOOLS, 0), "fetch_page": 200}
     assert stats_b["calls"] == {**dict.fromkeys(mcp_tools.TOOLS, 0), "search": 50}
     assert stats_a["peak_in_flight"] > 1 and stats_a["in_flight"] == stats_b["in_flight"] == 0
+
+
+def test_sessions_left_open_and_streams_never_read_do_not_hold_the_stop(capfd, caplog):
+    streams = []
+    with mcp_tools.serve() as desk:
+        with httpx.Client(headers={"Accept": ACCEPT}, timeout=10) as http:
+            sessions = [http.post(desk.url, json=INITIALIZE).headers["mcp-session-id"]
+                        for _ in range(50)]  # opened, never closed
+        for sid in sessions[:5]:  # the server-to-client stream of a session, never read
+            sock = socket.create_connection(("127.0.0.1", desk.port), timeout=5)
+            sock.sendall(request(desk, b"GET", extra=f"mcp-session-id: {sid}\r\n".encode()
+                                 + b"mcp-protocol-version: 2025-06-18\r\n"))
+            streams.append(sock)
+        assert all(sock.recv(12) == b"HTTP/1.1 200" for sock in streams)
+
+        async def others():
+            async with session(desk.url) as s:
+                return await s.call_tool("search", {"query": "still here"})
+
+        assert not run(others(), timeout=10).is_error
+        start = time.perf_counter()
+    took = time.perf_counter() - start
+    for sock in streams:
+        sock.close()
+    assert took < STOP_BOUND, f"the stop took {took:.2f} s"
+    assert_quiet(capfd, caplog)
