@@ -21,9 +21,9 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from .validate import check_number
 
-__all__ = ["HttpError", "ConnectionGate", "StrictH11Protocol", "check_head", "check_request",
-           "check_loopback", "json_refusals", "query_number", "send_json", "tool_error_body", "MAX_HEAD", "MAX_BODY",
-           "MAX_HEADER_LINES"]
+__all__ = ["HttpError", "ConnectionGate", "StrictH11Protocol", "check_head", "check_loopback",
+           "check_request", "json_refusals", "query_number", "send_json", "tool_error_body",
+           "LINGER", "MAX_HEAD", "MAX_BODY", "MAX_HEADER_LINES"]
 
 MAX_HEAD = 16 * 1024  # request line and headers, bytes
 MAX_BODY = 1024 * 1024  # bytes

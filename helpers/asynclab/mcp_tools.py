@@ -15,6 +15,11 @@ so a notebook's ``ClientSession`` talks to a real MCP server without the interne
 
 ``stats()`` counts, on the server's side, the calls each tool ran, their errors, the calls
 in flight and the most in flight at once: the proof that agents' calls overlapped.
+
+Any other client gets what the SDK would answer, but always as a JSON-RPC error, and
+without a warning on the kernel's stderr: a request the HTTP parser cannot read, a path
+other than ``/mcp``, a foreign ``Host`` or ``Origin`` and a body over the SDK's limit are
+refused at the door (``http_door``).
 """
 
 from __future__ import annotations
@@ -274,9 +279,9 @@ class DeskServer(serving.Served):
 
 
 def _rpc_error(status: int, message: str) -> dict:
-    """A refusal in the SDK's words: a JSON-RPC error without a request id."""
-    code = -32700 if "JSON" in message and status == 400 else -32600  # parse error, invalid
-    return {"jsonrpc": "2.0", "id": None, "error": {"code": code, "message": message}}
+    """A refusal in the SDK's words: a JSON-RPC error without a request id, "invalid
+    request" (the SDK answers a body that is not JSON with its own -32700 parse error)."""
+    return {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": message}}
 
 
 async def _door(app, scope, receive, send) -> None:

@@ -7,8 +7,10 @@ api_key=server.api_key)`` works against it unchanged. The model is ``SimulatedLL
 words from the seed and the request. Around it, what a hosted API does: fixed-window rate
 limits shared by all clients (``modelserver_rules``: 429 with ``retry-after`` and
 ``x-ratelimit-*`` headers), injected 500/503/529 at ``error_rate``, provider-shaped errors
-for bad input, and a client that goes away stops its generation. A Starlette app under
-uvicorn in a background thread (``serving``), stopped when the ``with`` block ends.
+with an ``x-request-id`` for bad input (also for a request the HTTP parser cannot read, or
+a head over 16 KiB: ``http_door``), and a client that goes away stops its generation. A
+Starlette app under uvicorn in a background thread (``serving``), stopped when the
+``with`` block ends.
 """
 
 from __future__ import annotations

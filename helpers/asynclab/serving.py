@@ -18,7 +18,7 @@ import threading
 import time
 import warnings
 from collections.abc import Iterator
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Self
 
 import uvicorn
 
@@ -143,7 +143,7 @@ class Served:
         if not self._started:
             raise RuntimeError(f"{self.KIND} has no address yet: use it in a with-block")
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         if self._state != "new":
             name = type(self).__name__
             raise RuntimeError(f"a {name} runs only once: call serve() again for a new one")
