@@ -9,14 +9,13 @@ import asyncio
 import json
 import shutil
 import socket
-import subprocess
 import time
 
 import httpx
 import pytest
 from asynclab import mcp_tools
 from test_mcp_tools import run, session
-from test_toolserver_clients import assert_quiet, exchange
+from test_toolserver_clients import assert_quiet, curl_text, exchange
 from waiting import wait_for
 
 STOP_BOUND = mcp_tools.STOP_GRACE + 1.0  # seconds the stop may take with clients stuck
@@ -91,11 +90,7 @@ def test_every_refusal_is_a_json_rpc_error_and_nothing_reaches_stderr(desk, case
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
 def test_curl_opens_a_session_and_gets_json_errors(desk):
     def curl(*args: str) -> tuple[int, str]:
-        done = subprocess.run(["curl", "-sS", "--max-time", "10", "-w", "\n%{http_code}",
-                               "-H", f"Accept: {ACCEPT}", *args],
-                              capture_output=True, text=True, timeout=20, check=True)
-        body, _, code = done.stdout.rpartition("\n")
-        return int(code), body
+        return curl_text("-H", f"Accept: {ACCEPT}", *args)
 
     code, body = curl("-H", "Content-Type: application/json", "-d", json.dumps(INITIALIZE),
                       desk.url)

@@ -8,7 +8,6 @@ import asyncio
 import json
 import shutil
 import socket
-import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -17,7 +16,7 @@ import httpx
 import openai
 import pytest
 from asynclab import modelserver
-from test_toolserver_clients import assert_quiet, exchange
+from test_toolserver_clients import assert_quiet, curl_text, exchange
 from waiting import wait_for
 
 FAST = {"rpm": None, "error_rate": 0.0, "time_scale": 0.01}
@@ -89,11 +88,7 @@ def test_every_refusal_is_the_providers_json_with_a_request_id(server, case, cap
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
 def test_curl_gets_completions_streams_and_json_errors(server):
     def curl(*args: str) -> tuple[int, str]:
-        done = subprocess.run(["curl", "-sS", "--max-time", "10", "-w", "\n%{http_code}",
-                               "-H", f"Authorization: Bearer {server.api_key}", *args],
-                              capture_output=True, text=True, timeout=20, check=True)
-        body, _, code = done.stdout.rpartition("\n")
-        return int(code), body
+        return curl_text("-H", f"Authorization: Bearer {server.api_key}", *args)
 
     chat = json.dumps({"model": server.model, "messages": ask()})
     url = f"{server.base_url}/chat/completions"

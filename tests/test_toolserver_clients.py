@@ -55,6 +55,14 @@ def assert_quiet(capfd, caplog) -> None:
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
 
 
+def curl_text(*args: str) -> tuple[int, str]:
+    """``curl`` with ``args`` (a subprocess, bounded): the HTTP status and the body."""
+    done = subprocess.run(["curl", "-sS", "--max-time", "10", "-w", "\n%{http_code}", *args],
+                          capture_output=True, text=True, timeout=20, check=True)
+    body, _, code = done.stdout.rpartition("\n")
+    return int(code), body
+
+
 @pytest.fixture
 def server():
     with serve(latency=0.01) as srv:
@@ -113,10 +121,8 @@ def test_an_http_1_0_keep_alive_is_answered_then_closed(server):
 @pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
 def test_curl_gets_answers_and_json_errors(server):
     def curl(*args: str) -> tuple[int, dict]:
-        done = subprocess.run(["curl", "-sS", "--max-time", "10", "-w", "\n%{http_code}",
-                               *args], capture_output=True, text=True, timeout=20, check=True)
-        body, _, code = done.stdout.rpartition("\n")
-        return int(code), json.loads(body)
+        code, body = curl_text(*args)
+        return code, json.loads(body)
 
     assert curl(f"{server.url}/weather/Paris")[1]["city"] == "Paris"
     assert curl("--http1.0", f"{server.url}/search?q=curl")[1]["query"] == "curl"
