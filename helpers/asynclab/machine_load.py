@@ -55,7 +55,9 @@ class OtherPrograms:
 def other_programs() -> Iterator[OtherPrograms]:
     """Measure how many cores the machine's other programs (not this process, not the
     processes it started) used while the ``with`` block ran: a busy shared machine can
-    take away the cores an experiment needs, and a check can then say so."""
+    take away the cores an experiment needs, and a check can then say so. End the block
+    before the processes it measures end (enter it after a pool or cluster): a child that
+    exits inside the block takes its CPU time with it, and counts as another program's."""
     import psutil
 
     from .workloads import usable_cores
