@@ -13,7 +13,7 @@ notebooks that state 25-30 minutes took 40-50):
 - works each exercise (one per ``solution`` cell) for ``MIN_PER_EXERCISE``.
 
 The total is rounded to the nearest 5 minutes, which is what ``**Time:** about N minutes``
-in the notebook must say (tests/test_notebook_sources.py checks it).
+in the notebook must say (tests/test_lesson_time.py checks it).
 """
 
 from __future__ import annotations
@@ -78,7 +78,15 @@ def stated(nb) -> int | None:
 
 
 def main(argv: list[str]) -> int:
+    if any(a in ("-h", "--help") for a in argv):
+        print(__doc__)
+        return 0
     paths = [Path(a) for a in argv] or sorted((ROOT / "notebooks").glob("[0-9][0-9]*_*.ipynb"))
+    missing = [p for p in paths if p.suffix != ".ipynb" or not p.is_file()]
+    if missing:
+        print(f"lesson_time: not a notebook file: {', '.join(map(str, missing))} "
+              "(give paths to notebooks/NN_name.ipynb, or none for all)", file=sys.stderr)
+        return 2
     wrong = 0
     for path in paths:
         nb = nbformat.read(path, as_version=4)
