@@ -132,6 +132,10 @@ def test_plot_runs_draws_the_best_as_a_bar_and_every_run_as_a_dot():
     ax = fig.axes[0]
     assert [round(p.get_height()) for p in ax.patches] == [45, 85]
     assert sum(len(line.get_xdata()) for line in ax.lines) == 5
+    assert sorted(t.get_text() for t in fig.legends[0].get_texts()) == ["best run", "each run"]
+    once = plot_runs({"as is": [40], "+1 summarise": [80]}, title="t")  # one run each: bars only
+    assert [round(p.get_height()) for p in once.axes[0].patches] == [40, 80]
+    assert not once.axes[0].lines and not once.legends
     for bad in ({}, [1, 2]):
         with pytest.raises(TypeError):
             plot_runs(bad)

@@ -187,8 +187,8 @@ def plot_queue_depths(depths: QueueDepths, *, title: str | None = None,
 @styled
 def plot_runs(runs: Mapping[str, Sequence[float]], *, ylabel: str = "throughput (items/s)",
               title: str | None = None) -> Figure:
-    """Repeated measurements per setting: a bar at the best run (other programs can only
-    slow a run down), a dot for every run."""
+    """Measurements per setting: a bar at the best run (other programs can only slow a run
+    down) and, when a setting ran more than once, a dot for every run."""
     if not isinstance(runs, Mapping) or not runs:
         raise TypeError("runs must be a non-empty dict of label -> measured values")
     values = {}
@@ -197,18 +197,20 @@ def plot_runs(runs: Mapping[str, Sequence[float]], *, ylabel: str = "throughput 
         if ys.ndim != 1 or ys.size == 0:
             raise ValueError(f"runs[{label!r}] must hold at least one number")
         values[str(label)] = ys
-    fig, ax = new_figure(7.0, 3.2, title=title or "Best of several runs")
+    repeated = any(ys.size > 1 for ys in values.values())
+    fig, ax = new_figure(7.0, 3.2, title=title or ("Best of several runs" if repeated else "One run each"))
     x = np.arange(len(values))
     ax.bar(x, [ys.max() for ys in values.values()], width=0.6, color=SERIES[0],
-           label="best run")
-    for i, ys in enumerate(values.values()):
-        ax.plot(np.full(ys.size, i), ys, "o", color=SERIES[1], ms=5,
-                label="each run" if i == 0 else None)
+           label="best run" if repeated else None)
+    if repeated:
+        for i, ys in enumerate(values.values()):
+            ax.plot(np.full(ys.size, i), ys, "o", color=SERIES[1], ms=5,
+                    label="each run" if i == 0 else None)
+        add_legend(fig, ax.get_legend_handles_labels()[0])
     ax.set_xticks(x, list(values))
     ax.set_ylabel(ylabel)
     ax.set_ylim(0, None)
     ax.grid(True, axis="y")
-    add_legend(fig, ax.get_legend_handles_labels()[0])
     return fig
 
 
