@@ -27,7 +27,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Executor, ProcessPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from .machine_load import CpuRound, OtherPrograms, best_rounds, other_programs
+from .machine_load import CpuRound, OtherPrograms, best_rounds, noted, other_programs
 from .palette import SERIES
 from .plotting import add_lanes, add_legend, hbars, new_figure, styled
 from .records import Span
@@ -123,16 +123,18 @@ def plot_costs(costs: Mapping[str, Mapping[str, float]], *, title: str | None = 
 
 def per_task_ms(executor: Executor, fn: Any, *iterables: Iterable[Any], rounds: int = 1) -> float:
     """Wall time per task (ms) of ``executor.map(fn, *iterables)``, all results received:
-    the fastest of ``rounds`` rounds (other programs on the machine can only slow one down)."""
+    the fastest of ``rounds`` rounds (other programs on the machine can only slow one down).
+    The machine's load meanwhile is noted under "per_task_ms" (``machine_load.during``)."""
     items = [list(it) for it in iterables]
     rounds = check_int("rounds", rounds, 1, 50)
     if not items or not items[0]:
         raise ValueError("per_task_ms needs at least one task")
     best = float("inf")
-    for _ in range(rounds):
-        t0 = time.perf_counter()
-        list(executor.map(fn, *items))
-        best = min(best, (time.perf_counter() - t0) * 1e3 / len(items[0]))
+    with noted("per_task_ms"):  # the machine's load meanwhile, for machine_load.during
+        for _ in range(rounds):
+            t0 = time.perf_counter()
+            list(executor.map(fn, *items))
+            best = min(best, (time.perf_counter() - t0) * 1e3 / len(items[0]))
     return best
 
 

@@ -1,14 +1,20 @@
 """How busy the machine is while an experiment runs, so a CPU lesson can tell "the lesson
-is false" from "other programs took the cores". Used by notebooks 06 and 10.
+is false" from "other programs took the cores". Used by notebooks 06, 07, 08b and 10.
 
 ``other_programs()`` measures the cores other programs used during a block; ``best_rounds``
 runs the same CPU jobs on several pools in turn and keeps each pool's best round (other
 programs can only slow a run down), with the load measured in every round.
+
+Instruments note the load they ran under, so that a lesson cell holds the experiment and
+nothing else: ``asynclab.run`` notes each run under its coroutine's name,
+``cluster.per_task_ms`` under ``"per_task_ms"``; a check cell asks ``during(label)``.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Executor
@@ -16,18 +22,20 @@ from typing import Any, NamedTuple
 
 from .validate import check_callable, check_int, check_number
 
-__all__ = ["CpuRound", "OtherPrograms", "best_rounds", "cpu_round", "other_programs"]
+__all__ = ["CpuRound", "OtherPrograms", "best_rounds", "cpu_round", "during", "noted", "other_programs"]
 
 
 def _our_cpu_s(me: Any) -> float:
-    """CPU seconds used so far by this process and every process it started."""
+    """CPU seconds used so far by this process and every process it started, those that
+    have exited too: once a process is waited for, the kernel adds its CPU time to its
+    parent's children times, which count here for every process of the tree."""
     import psutil
 
     total = 0.0
     for p in [me, *me.children(recursive=True)]:
         with contextlib.suppress(psutil.Error):
             t = p.cpu_times()
-            total += t.user + t.system
+            total += t.user + t.system + t.children_user + t.children_system
     return total
 
 
@@ -46,6 +54,7 @@ class OtherPrograms:
 
     cores: float = 0.0
     free: float = 0.0
+    seconds: float = 0.0  # the wall time measured
 
     def __repr__(self) -> str:
         return f"OtherPrograms(cores={self.cores:.2f}, free={self.free:.2f})"
@@ -54,10 +63,9 @@ class OtherPrograms:
 @contextlib.contextmanager
 def other_programs() -> Iterator[OtherPrograms]:
     """Measure how many cores the machine's other programs (not this process, not the
-    processes it started) used while the ``with`` block ran: a busy shared machine can
-    take away the cores an experiment needs, and a check can then say so. End the block
-    before the processes it measures end (enter it after a pool or cluster): a child that
-    exits inside the block takes its CPU time with it, and counts as another program's."""
+    processes it started, running or exited and waited for) used while the ``with`` block
+    ran: a busy shared machine can take away the cores an experiment needs, and a check
+    can then say so."""
     import psutil
 
     from .workloads import usable_cores
@@ -71,6 +79,54 @@ def other_programs() -> Iterator[OtherPrograms]:
         others = (_machine_busy_s() - busy0) - (_our_cpu_s(me) - ours0)
         seen.cores = max(0.0, others / wall)
         seen.free = usable_cores() - seen.cores
+        seen.seconds = wall
+
+
+# (label, the notebook cell that ran it or None, what was seen), newest last
+_NOTES: collections.deque[tuple[str, int | None, OtherPrograms]] = collections.deque(maxlen=512)
+
+
+def _cell() -> int | None:
+    """The execution count of the notebook cell running now (None outside IPython)."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    return getattr(shell, "execution_count", None)
+
+
+@contextlib.contextmanager
+def noted(label: str) -> Iterator[OtherPrograms]:
+    """``other_programs()``, and the measurement noted under ``label`` for ``during``."""
+    if not isinstance(label, str) or not label:
+        raise TypeError(f"label must be a non-empty string, got {label!r}")
+    with other_programs() as seen:
+        try:
+            yield seen
+        finally:
+            cell = _cell()
+    _NOTES.append((label, cell, seen))
+
+
+def during(label: str) -> OtherPrograms:
+    """The cores other programs used while instruments ran ``label`` (an ``asynclab.run``
+    is noted under its coroutine's name, ``cluster.per_task_ms`` under "per_task_ms"),
+    in the latest notebook cell that ran it: their CPU over all those runs' wall time.
+    Outside a notebook: over every run noted under ``label``."""
+    from .workloads import usable_cores
+
+    if not isinstance(label, str) or not label:
+        raise TypeError(f"label must be a non-empty string, got {label!r}")
+    notes = [(cell, seen) for name, cell, seen in _NOTES if name == label]
+    if not notes:
+        known = sorted({name for name, _, _ in _NOTES})
+        raise LookupError(f"nothing noted under {label!r} yet; run it first "
+                          f"(noted so far: {', '.join(known) or 'nothing'})")
+    last_cell = notes[-1][0]
+    runs = [seen for cell, seen in notes if cell == last_cell]
+    total = OtherPrograms()
+    total.seconds = sum(r.seconds for r in runs)
+    total.cores = sum(r.cores * r.seconds for r in runs) / max(total.seconds, 1e-9)
+    total.free = usable_cores() - total.cores
+    return total
 
 
 class CpuRound(NamedTuple):

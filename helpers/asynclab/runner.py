@@ -4,7 +4,8 @@ In a script there is no running loop, so this is ``asyncio.run``. In a notebook 
 kernel's loop is already running, and ``asyncio.run`` refuses; so the coroutine gets a
 fresh loop of its own in a worker thread (no patching, unlike nest_asyncio). Either way
 the loop is closed, its leftover tasks cancelled and its default executor shut down
-before ``run`` returns.
+before ``run`` returns. Each run notes the machine's load under the coroutine's name
+(``machine_load.during``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+from .machine_load import noted
 from .validate import check_coroutine, check_number
 
 __all__ = ["run", "ExperimentTimeout"]
@@ -44,11 +46,14 @@ def run(coro: Coroutine[Any, Any, T], *, timeout: float | None = 60.0) -> T:
         except (TypeError, ValueError):
             coro.close()  # never started: close it so Python does not warn "never awaited"
             raise
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return _run_fresh(_bounded(coro, timeout, None))
-    return _run_in_thread(coro, timeout)
+    # The machine's load during the run, noted under the coroutine's name for check cells
+    # (machine_load.during), so that a lesson cell holds the experiment alone.
+    with noted(getattr(coro, "__qualname__", type(coro).__name__)):
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return _run_fresh(_bounded(coro, timeout, None))
+        return _run_in_thread(coro, timeout)
 
 
 def _run_fresh(coro: Coroutine[Any, Any, T]) -> T:
