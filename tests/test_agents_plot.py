@@ -42,6 +42,15 @@ def test_errors_are_not_marked_failed_unless_said():
     assert log.marks[0][:2] == ("a", "failed")
 
 
+def test_marked_lists_each_agent_once_in_order():
+    log = StateLog()
+    for agent, outcome in [("b", "cancelled"), ("a", "failed"), ("c", "cancelled"), ("b", "cancelled")]:
+        log.mark(agent, outcome)
+    assert log.marked("cancelled") == ["b", "c"] and log.marked("failed") == ["a"]
+    with pytest.raises(ValueError, match="outcome"):
+        log.marked("done")
+
+
 def test_arguments_are_validated():
     log = StateLog()
     with pytest.raises(ValueError, match="state"), log.state("a", "sleeping"):

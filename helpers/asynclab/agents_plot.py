@@ -85,6 +85,11 @@ class StateLog:
     def marks(self) -> list[tuple[str, str, float]]:
         return [(a, k, (t - self._t0) / 1e6) for a, k, t in self._marks]
 
+    def marked(self, outcome: str) -> list[str]:
+        """The agents marked ``"cancelled"`` or ``"failed"``, in the order of their first mark."""
+        check_choice("outcome", outcome, ("cancelled", "failed"))
+        return list(dict.fromkeys(a for a, k, _ in self._marks if k == outcome))
+
     def total_ms(self, state: str, agent: str | None = None) -> float:
         """Time spent in ``state`` (summed over spans, by one agent or all)."""
         check_choice("state", state, STATES)
