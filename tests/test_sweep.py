@@ -247,3 +247,21 @@ def test_a_notebook_progress_bar_leaves_no_dead_weak_proxy(monkeypatch):
     assert getattr(container, "pbar", None) is None
     isinstance(container.__dict__.get("pbar"), int)  # would raise ReferenceError if dead
     container.close()
+
+
+def test_request_cost_is_the_fastest_get_and_grows_with_the_servers_wait():
+    from asynclab.sweep import request_cost
+    from asynclab.toolserver import serve
+
+    with serve(latency=0.0) as server:
+        quick = request_cost(f"{server.url}/page/0?latency=0", calls=3)
+        slow = request_cost(f"{server.url}/page/0?latency=0.05", calls=2)
+        assert 0 < quick < 0.05 <= slow  # the fastest GET: it includes the server's wait
+        assert server.stats()["by_endpoint"]["page"] == 5  # one request per call
+        with pytest.raises(Exception, match="404"):
+            request_cost(f"{server.url}/nowhere", calls=1)  # an error answer is not a cost
+    for bad in ("localhost:1/page/0", 3):
+        with pytest.raises(ValueError, match="url must be an http"):
+            request_cost(bad)
+    with pytest.raises(ValueError, match="calls"):
+        request_cost("http://127.0.0.1:1/", calls=0)

@@ -38,6 +38,7 @@ __all__ = [
     "CpuRound",
     "cpu_rounds",
     "pickling_cost",
+    "request_cost",
 ]
 
 MAX_WORKERS = 1024
@@ -242,5 +243,25 @@ def pickling_cost(pool: Executor, payload: Any, *, calls: int = 5) -> float:
     for _ in range(calls):
         t0 = time.perf_counter()
         pool.submit(payload_job, payload).result()
+        fastest = min(fastest, time.perf_counter() - t0)
+    return fastest
+
+
+def request_cost(url: str, *, calls: int = 5) -> float:
+    """Seconds one ``requests.get(url)`` costs the caller, one call at a time: the fastest
+    of ``calls``. With a server that answers at once (``?latency=0`` on the tool server),
+    what a sync client spends per request: connecting, building it, sending, parsing.
+
+    The fastest, not the mean: other programs on the machine can only slow a call down.
+    """
+    import requests
+
+    if not isinstance(url, str) or not url.startswith(("http://", "https://")):
+        raise ValueError(f"url must be an http:// or https:// address, got {url!r}")
+    calls = check_int("calls", calls, 1, 1000)
+    fastest = float("inf")
+    for _ in range(calls):  # requests.get: a new connection each call, as in notebook 06
+        t0 = time.perf_counter()
+        requests.get(url, timeout=10).raise_for_status()
         fastest = min(fastest, time.perf_counter() - t0)
     return fastest
