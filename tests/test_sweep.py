@@ -265,3 +265,43 @@ def test_request_cost_is_the_fastest_get_and_grows_with_the_servers_wait():
             request_cost(bad)
     with pytest.raises(ValueError, match="calls"):
         request_cost("http://127.0.0.1:1/", calls=0)
+
+
+def test_sweep_runs_a_size_again_while_it_is_far_from_ideal_and_keeps_its_best():
+    from asynclab.sweep import sweep
+
+    made = {1: iter([0.2, 0.105, 0.1]), 2: iter([0.05]), 4: iter([0.1, 0.1, 0.1, 0.1])}
+    calls = []
+
+    def trial(n):  # 10 jobs of 10 ms: ideal 0.1 s on 1 worker, 0.05 s on 2, 0.03 s on 4
+        calls.append(n)
+        return {"makespan_s": next(made[n]), "n": n}
+
+    points = sweep(trial, [1, 2, 4], jobs=10, latency_s=0.01, show_progress=False,
+                   again_below=0.9, max_runs=3)
+    # 1: 0.2 s is far from ideal, 0.105 close enough; 2: ideal at once; 4: never close, 3 runs
+    assert calls == [1, 1, 2, 4, 4, 4]
+    assert [p.makespan_s for p in points] == [0.105, 0.05, 0.1]
+    assert [p.extra["runs"] for p in points] == [2, 1, 3] and points[0].extra["n"] == 1
+    once = sweep(lambda n: 0.5, [1], jobs=10, latency_s=0.01, show_progress=False)
+    assert "runs" not in once[0].extra  # without again_below: one run, as before
+    for bad in ({"again_below": 0}, {"again_below": 1.5}, {"max_runs": 0}, {"budget_s": -1}):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            sweep(trial, [1], jobs=10, latency_s=0.01, show_progress=False, **bad)
+
+
+def test_sweep_stops_running_a_size_again_when_its_budget_is_spent():
+    import time as _time
+
+    from asynclab.sweep import sweep
+
+    calls = []
+
+    def slow_trial(n):
+        calls.append(n)
+        _time.sleep(0.03)
+        return 1.0  # never near the 0.01 s ideal
+
+    sweep(slow_trial, [1], jobs=1, latency_s=0.01, show_progress=False,
+          again_below=0.9, max_runs=50, budget_s=0.05)
+    assert 2 <= len(calls) <= 4, calls

@@ -134,12 +134,20 @@ def sweep(
     latency_s: float,
     show_progress: bool | None = None,
     description: str = "sweep",
+    again_below: float | None = None,
+    max_runs: int = 3,
+    budget_s: float = 1.0,
 ) -> list[SweepPoint]:
     """Call ``trial(n)`` for each worker count ``n`` and measure it against the ideal.
 
     ``trial`` runs ``jobs`` jobs of about ``latency_s`` seconds each on ``n`` workers and
     returns the makespan in seconds, or a dict with ``"makespan_s"`` and anything else it
     measured (kept in ``SweepPoint.extra``). A progress bar shows in a notebook.
+
+    On a shared machine other programs can only slow a run down: with ``again_below``, a
+    size whose efficiency is below it runs again, up to ``max_runs`` runs in all and while
+    within ``budget_s`` seconds for that size, and its fastest run counts
+    (``extra["runs"]`` says how many it took).
     """
     check_callable("trial", trial)
     counts = list(workers) if not isinstance(workers, int | str) else None
@@ -148,19 +156,25 @@ def sweep(
     counts = [check_int("workers[]", n, 1, MAX_WORKERS) for n in counts]
     jobs = check_int("jobs", jobs, 1, MAX_JOBS)
     latency_s = check_number("latency_s", latency_s, 0, 3600, lo_open=True)
+    if again_below is not None:
+        again_below = check_number("again_below", again_below, 0, 1, lo_open=True)
+    max_runs = check_int("max_runs", max_runs, 1, 100)
+    budget_s = check_number("budget_s", budget_s, 0, 3600)
     points: list[SweepPoint] = []
     with progress(len(counts), description, show=show_progress) as bar:
         for n in counts:
-            out = trial(n)
-            if isinstance(out, dict):
-                if "makespan_s" not in out:
-                    raise ValueError("a trial returning a dict must include 'makespan_s'")
-                extra = {k: v for k, v in out.items() if k != "makespan_s"}
-                made = out["makespan_s"]
-            else:
-                extra, made = {}, out
-            made = check_number("makespan_s (returned by trial)", made, 0, 1e6, lo_open=True)
             ideal = ideal_makespan(jobs, n, latency_s)
+            t0, runs, best = time.perf_counter(), 0, None
+            while best is None or (again_below is not None and runs < max_runs
+                                   and best[0] > ideal / again_below
+                                   and time.perf_counter() - t0 <= budget_s):
+                made, extra = _trial_result(trial(n))
+                runs += 1
+                if best is None or made < best[0]:
+                    best = (made, extra)
+            made, extra = best
+            if again_below is not None:
+                extra = {**extra, "runs": runs}
             points.append(SweepPoint(
                 workers=n, jobs=jobs, makespan_s=made, ideal_s=ideal,
                 throughput=jobs / made, ideal_throughput=jobs / ideal,
@@ -168,6 +182,18 @@ def sweep(
             ))
             bar.update()
     return points
+
+
+def _trial_result(out: Any) -> tuple[float, dict]:
+    """A trial's makespan (seconds) and what else it measured."""
+    if isinstance(out, dict):
+        if "makespan_s" not in out:
+            raise ValueError("a trial returning a dict must include 'makespan_s'")
+        extra = {k: v for k, v in out.items() if k != "makespan_s"}
+        made = out["makespan_s"]
+    else:
+        extra, made = {}, out
+    return check_number("makespan_s (returned by trial)", made, 0, 1e6, lo_open=True), extra
 
 
 @styled
