@@ -15,7 +15,7 @@ import httpx
 import pytest
 from asynclab import mcp_tools
 from test_mcp_tools import run, session
-from test_toolserver_clients import assert_quiet, curl_text, exchange
+from test_toolserver_clients import assert_quiet, assert_stopped_promptly, curl_text, exchange
 from waiting import wait_for
 
 STOP_BOUND = mcp_tools.STOP_GRACE + 1.0  # seconds the stop may take with clients stuck
@@ -145,11 +145,7 @@ def test_a_stalled_client_does_not_block_others_or_the_stop(case, capfd, caplog)
 
         assert mcp_tools.text(run(others(), timeout=10)).startswith("Page 7.")
         start = time.perf_counter()
-    took = time.perf_counter() - start
-    for sock in stalled:
-        sock.close()
-    assert took < STOP_BOUND, f"the stop took {took:.2f} s"
-    assert_quiet(capfd, caplog)
+    assert_stopped_promptly(start, stalled, STOP_BOUND, capfd, caplog)
 
 
 def test_a_client_that_leaves_mid_call_leaves_the_server_serving(capfd, caplog):
@@ -216,8 +212,4 @@ def test_sessions_left_open_and_streams_never_read_do_not_hold_the_stop(capfd, c
 
         assert not run(others(), timeout=10).is_error
         start = time.perf_counter()
-    took = time.perf_counter() - start
-    for sock in streams:
-        sock.close()
-    assert took < STOP_BOUND, f"the stop took {took:.2f} s"
-    assert_quiet(capfd, caplog)
+    assert_stopped_promptly(start, streams, STOP_BOUND, capfd, caplog)
