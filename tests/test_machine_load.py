@@ -78,3 +78,10 @@ def test_during_and_noted_reject_bad_labels():
         with pytest.raises(TypeError, match="label must be a non-empty string"):
             with machine_load.noted(bad):
                 pass
+
+
+def test_a_block_that_raises_is_not_noted():
+    with pytest.raises(ValueError), machine_load.noted("raised"):
+        raise ValueError("the experiment failed")
+    with pytest.raises(LookupError, match="nothing noted under 'raised'"):
+        machine_load.during("raised")

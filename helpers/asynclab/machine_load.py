@@ -95,15 +95,13 @@ def _cell() -> int | None:
 
 @contextlib.contextmanager
 def noted(label: str) -> Iterator[OtherPrograms]:
-    """``other_programs()``, and the measurement noted under ``label`` for ``during``."""
+    """``other_programs()``, and, when the block completes, the measurement noted under
+    ``label`` for ``during``."""
     if not isinstance(label, str) or not label:
         raise TypeError(f"label must be a non-empty string, got {label!r}")
     with other_programs() as seen:
-        try:
-            yield seen
-        finally:
-            cell = _cell()
-    _NOTES.append((label, cell, seen))
+        yield seen
+    _NOTES.append((label, _cell(), seen))
 
 
 def during(label: str) -> OtherPrograms:
