@@ -164,15 +164,15 @@ def sweep(
     with progress(len(counts), description, show=show_progress) as bar:
         for n in counts:
             ideal = ideal_makespan(jobs, n, latency_s)
-            t0, runs, best = time.perf_counter(), 0, None
-            while best is None or (again_below is not None and runs < max_runs
-                                   and best[0] > ideal / again_below
-                                   and time.perf_counter() - t0 <= budget_s):
-                made, extra = _trial_result(trial(n))
+            t0 = time.perf_counter()
+            made, extra = _trial_result(trial(n))
+            runs = 1
+            while (again_below is not None and runs < max_runs and ideal / made < again_below
+                   and time.perf_counter() - t0 <= budget_s):
+                again, again_extra = _trial_result(trial(n))
                 runs += 1
-                if best is None or made < best[0]:
-                    best = (made, extra)
-            made, extra = best
+                if again < made:
+                    made, extra = again, again_extra
             if again_below is not None:
                 extra = {**extra, "runs": runs}
             points.append(SweepPoint(
