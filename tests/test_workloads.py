@@ -139,3 +139,23 @@ def test_add_worker_lanes_extends_a_timeline_figure():
     assert add_worker_lanes(fig, [], 0) is fig
     with pytest.raises(TypeError, match="list of JobTiming"):
         add_worker_lanes(fig, [(1, 2)], 0)
+
+
+def test_best_of_keeps_the_best_score_and_runs_again_only_below_good_enough():
+    from asynclab.workloads import best_of
+
+    scores = iter([0.5, 0.7, 0.95, 0.99])
+    calls = []
+
+    def trial():
+        calls.append(1)
+        score = next(scores)
+        return (score, f"run {len(calls)}")
+
+    assert best_of(trial, runs=1, max_runs=4, good_enough=0.9) == (0.95, "run 3")
+    assert len(calls) == 3  # stopped once the best reached good_enough
+    assert best_of(lambda: (1.0,), runs=2, max_runs=2) == (1.0,)
+    with pytest.raises(TypeError, match="tuple"):
+        best_of(lambda: 1.0)
+    with pytest.raises(ValueError, match="max_runs"):
+        best_of(trial, runs=3, max_runs=2)
