@@ -137,7 +137,7 @@ def _wait_run_finished(page, path: str, baseline: int) -> dict:
         state = _state(page, path)
         if state.get("ready"):
             code = _code_cells(state)
-            busy = [c for c in code if "*" in c["prompt"]]
+            busy = [c for c in code if "*" in c["prompt"] or c.get("running")]
             ran = [c for c in code if c["count"] is not None and c["count"] > baseline]
             stopped = any(c["errors"] for c in ran)
             idle = state["status"] == "idle"
@@ -163,7 +163,7 @@ def _wait_run_finished(page, path: str, baseline: int) -> dict:
     if not state.get("ready"):
         pytest.fail(f"{path}: {why}: {state.get('why')}", pytrace=False)
     code = _code_cells(state)
-    busy = [c["i"] for c in code if "*" in c["prompt"]]
+    busy = [c["i"] for c in code if "*" in c["prompt"] or c.get("running")]
     not_run = [c["i"] for c in code if c["count"] is None or c["count"] <= baseline]
     try:
         seen = _problems(page, path, state)

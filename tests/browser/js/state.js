@@ -28,6 +28,7 @@
       const outputs = m.outputs.toJSON();
       info.prompt = prompt ? prompt.textContent.trim() : '';
       info.count = m.executionCount;
+      info.running = m.executionState === 'running';  // [*], even with its input hidden
       info.empty = !m.sharedModel.getSource().trim();
       info.tags = (m.getMetadata && m.getMetadata('tags')) || [];
       info.errors = outputs.filter(o => o.output_type === 'error')
