@@ -1,5 +1,5 @@
 """How busy the machine is while an experiment runs, so a CPU lesson can tell "the lesson
-is false" from "other programs took the cores". Used by notebooks 06, 07, 08b and 10.
+is false" from "other programs took the cores". Used by notebooks 02, 06, 07, 08b and 10.
 
 ``other_programs()`` measures the cores other programs used during a block; ``best_rounds``
 runs the same CPU jobs on several pools in turn and keeps each pool's best round (other
